@@ -1,0 +1,1 @@
+FINAL_OUTPUTS = []

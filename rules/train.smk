@@ -1,0 +1,33 @@
+# Tasks 1.4, 2, 3, 5: one job per configuration, all seeds stacked in one process.
+
+
+def _is_deep(wildcards):
+    return len(STUDY.jobs[wildcards.job]["hidden"]) >= config["deep_layers"]
+
+
+rule train:
+    input:
+        arrays=rules.scale.output.arrays,
+        code=ENGINE_SOURCES,
+    output:
+        history="results/runs/{job}/history.csv",
+        gradients="results/runs/{job}/gradients.csv",
+        predictions="results/runs/{job}/val_predictions.csv",
+        weights="results/runs/{job}/weights.pt",
+        metrics="results/runs/{job}/metrics.json",
+    params:
+        run=lambda wc: STUDY.jobs[wc.job],
+        seeds=list(range(config["seeds"])),
+        device=config["device"],
+    threads: lambda wc: config["deep_threads"] if _is_deep(wc) else config["threads"]
+    resources:
+        mem_mb=600,
+        runtime=lambda wc: 30 if _is_deep(wc) else 10,
+    # The deep nets are the longest jobs: start them first.
+    priority: lambda wc: 10 if _is_deep(wc) else 0
+    log:
+        "results/logs/train/{job}.log",
+    benchmark:
+        "results/benchmarks/train/{job}.tsv"
+    script:
+        "../scripts/train.py"

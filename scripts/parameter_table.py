@@ -1,0 +1,23 @@
+"""Parameter counts: analytic sum((in+1)*out) against the built model, per architecture."""
+
+from concrete_study.data import FEATURES
+from concrete_study.io import atomic_path, write_text
+from concrete_study.logs import log_to
+from concrete_study.tables import parameter_table
+
+
+def main(hidden_list, csv_out, md_out) -> None:
+    table = parameter_table(hidden_list, len(FEATURES))
+    if not table["match"].all():
+        raise ValueError(f"parameter counts disagree: {table[~table['match']].to_dict('records')}")
+    with atomic_path(csv_out) as tmp:
+        table.to_csv(tmp, index=False)
+    lines = ["# Parameter count per architecture", "", "| hidden | linear layers | "
+             "analytic sum((in+1)*out) | counted |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {r.hidden} | {r.layers} | {r.analytic:,} | {r.counted:,} |"
+              for r in table.itertuples()]
+    write_text(md_out, "\n".join(lines) + "\n")
+
+
+with log_to(snakemake.log[0]):
+    main(snakemake.params.hidden, snakemake.output.csv, snakemake.output.md)

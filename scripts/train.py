@@ -1,0 +1,59 @@
+"""Train one job: every seed of one configuration, stacked in one process."""
+
+import json
+import platform
+
+import numpy as np
+import torch
+
+from concrete_study.engine import train
+from concrete_study.io import atomic_path, write_json
+from concrete_study.logs import log_to
+from concrete_study.model import linear_layer_names
+from concrete_study.records import write_gradients, write_history, write_val_predictions
+
+
+def main(arrays: str, out, run: dict, seeds: list[int], device: str, threads: int) -> None:
+    torch.set_num_threads(threads)
+    print(f"run {json.dumps(run)} seeds {seeds} threads {threads}")
+    with np.load(arrays) as npz:
+        x_train, y_train, x_val, y_val = (npz[k] for k in ("X_train", "y_train", "X_val", "y_val"))
+    result = train(run, seeds, x_train, y_train, x_val, y_val, device=device)
+    write_history(out.history, result, seeds)
+    write_gradients(out.gradients, result.grad_last_epoch, linear_layer_names(run["hidden"]), seeds)
+    write_val_predictions(out.predictions, result.val_predictions, y_val, seeds)
+    with atomic_path(out.weights) as tmp:
+        torch.save({f"seed_{s}": sd for s, sd in zip(seeds, result.state_dicts, strict=True)}, tmp)
+    # metrics.json last: its presence marks a finished job.
+    write_json(
+        out.metrics,
+        {
+            "run": run,
+            "seeds": seeds,
+            "parameters": result.parameters,
+            "device": result.device,
+            "threads": threads,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "train_time_sec": float(result.time_sec[-1]),
+            "diverged_at_epoch": {f"seed_{s}": d for s, d in zip(seeds, result.diverged_at, strict=True)},
+            "best_val_mse": {
+                f"seed_{s}": float(np.nanmin(result.val_mse[:, r]))
+                if not np.isnan(result.val_mse[:, r]).all()
+                else None
+                for r, s in enumerate(seeds)
+            },
+        },
+    )
+    print(f"done in {result.time_sec[-1]:.1f} s on {result.device}")
+
+
+with log_to(snakemake.log[0]):
+    main(
+        snakemake.input.arrays,
+        snakemake.output,
+        snakemake.params.run,
+        snakemake.params.seeds,
+        snakemake.params.device,
+        snakemake.threads,
+    )

@@ -1,0 +1,196 @@
+"""The training engine: all seeds of one configuration trained side by side in one process.
+
+The replicas are stacked: layer l of every seed is one (R, fan_in, fan_out) weight and one
+(R, 1, fan_out) bias, and a batched matmul runs all seeds at once. The loss is the sum of the
+per-replica mean squared errors, so each replica receives exactly its own gradient, and one
+optimizer (element-wise: Adam, SGD, SGD with momentum) steps them all. Each seed keeps its own
+initialisation (PyTorch's nn.Linear default under torch.manual_seed(seed)) and its own shuffling.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from concrete_study.model import initial_mlp, state_dict_keys
+
+# A seed's batches are drawn from its own generator, offset from the initialisation seed.
+SHUFFLE_SEED_OFFSET = 1_000_003
+
+
+@dataclass
+class TrainResult:
+    """Everything a training job records."""
+
+    train_mse: np.ndarray  # (epochs, R) mean batch MSE over the epoch, MPa^2
+    val_mse: np.ndarray  # (epochs, R), MPa^2
+    lr: np.ndarray  # (epochs,) learning rate used in each epoch
+    time_sec: np.ndarray  # (epochs,) cumulative wall time of the whole stack
+    diverged_at: list[int | None]  # first epoch (1-based) with a non-finite loss, per seed
+    grad_last_epoch: np.ndarray  # (layers, R) mean |gradient| per layer, averaged over batches
+    state_dicts: list[dict[str, torch.Tensor]]  # final weights, one nn.Sequential dict per seed
+    val_predictions: np.ndarray  # (R, n_val) predicted strength after the last epoch, MPa
+    parameters: int  # per model
+    device: str
+
+
+def pick_device(device: str) -> torch.device:
+    """'auto' takes CUDA where present; 'cuda' without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config key 'device': value 'cuda' but no CUDA device is available")
+    return torch.device(device)
+
+
+def _stacked_parameters(n_inputs, hidden, seeds, device):
+    """Per-seed default initialisation, stacked layer by layer."""
+    models = [initial_mlp(n_inputs, hidden, s) for s in seeds]
+    params = []
+    for w_key, b_key in state_dict_keys(hidden):
+        weight = torch.stack([m.state_dict()[w_key].T for m in models])  # (R, in, out)
+        bias = torch.stack([m.state_dict()[b_key] for m in models]).unsqueeze(1)  # (R, 1, out)
+        params += [weight.contiguous().to(device), bias.contiguous().to(device)]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """x: (R, B, inputs) -> predictions (R, B)."""
+    h = x
+    last = len(params) // 2 - 1
+    for i in range(last + 1):
+        h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
+        if i < last:
+            h = torch.relu(h)
+    return h.squeeze(-1)
+
+
+def _optimizer(params, run):
+    if run["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=run["lr"])
+    if run["optimizer"] == "sgd":
+        return torch.optim.SGD(params, lr=run["lr"])
+    if run["optimizer"] == "sgd_momentum":
+        return torch.optim.SGD(params, lr=run["lr"], momentum=run["momentum"])
+    raise ValueError(f"unknown optimizer {run['optimizer']!r}")
+
+
+def _scheduler(optimizer, run):
+    if run["scheduler"] == "none":
+        return None
+    if run["scheduler"] == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, run["step_size"], run["gamma"])
+    if run["scheduler"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=run["epochs"])
+    raise ValueError(f"unknown scheduler {run['scheduler']!r}")
+
+
+def train(
+    run: dict,
+    seeds: list[int],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    device: str = "cpu",
+) -> TrainResult:
+    """Train `run` once per seed, all seeds stacked; record the history of every epoch."""
+    dev = pick_device(device)
+    hidden, epochs, batch = run["hidden"], run["epochs"], run["batch_size"]
+    n_rows, n_inputs = x_train.shape
+    n_rep = len(seeds)
+    xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(y_train, dtype=torch.float32, device=dev)
+    xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev).expand(n_rep, -1, -1)
+    yv = torch.as_tensor(y_val, dtype=torch.float32, device=dev)
+    # Optionally learn a standardised target; losses are always reported in MPa^2.
+    y_mean, y_scale = (float(yt.mean()), float(yt.std())) if run["standardize_target"] else (0, 1)
+    yt_fit = (yt - y_mean) / y_scale
+
+    params = _stacked_parameters(n_inputs, hidden, seeds, dev)
+    optimizer = _optimizer(params, run)
+    scheduler = _scheduler(optimizer, run)
+    gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]
+    n_layers = len(params) // 2
+    layer_sizes = torch.tensor(
+        [params[2 * i].shape[1] * params[2 * i].shape[2] + params[2 * i].shape[2]
+         for i in range(n_layers)],
+        dtype=torch.float32,
+        device=dev,
+    )
+
+    train_mse = np.zeros((epochs, n_rep))
+    val_mse = np.zeros((epochs, n_rep))
+    lrs = np.zeros(epochs)
+    times = np.zeros(epochs)
+    alive = torch.ones(n_rep, dtype=torch.bool, device=dev)
+    diverged_at: list[int | None] = [None] * n_rep
+    grad_sum = torch.zeros(n_layers, n_rep, device=dev)
+    n_batches = (n_rows + batch - 1) // batch
+    start = time.perf_counter()
+
+    for epoch in range(epochs):
+        last_epoch = epoch == epochs - 1
+        lrs[epoch] = optimizer.param_groups[0]["lr"]
+        order = torch.stack([torch.randperm(n_rows, generator=g) for g in gens]).to(dev)
+        sse = torch.zeros(n_rep, device=dev)
+        for b in range(n_batches):
+            idx = order[:, b * batch : (b + 1) * batch]  # (R, B)
+            pred = _forward(params, xt[idx])
+            per_replica = ((pred - yt_fit[idx]) ** 2).mean(dim=1)  # (R,)
+            sse += per_replica.detach() * idx.shape[1]
+            loss = torch.where(alive, per_replica, 0.0).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if last_epoch:
+                grad_sum += torch.stack(
+                    [
+                        params[2 * i].grad.abs().sum(dim=(1, 2))
+                        + params[2 * i + 1].grad.abs().sum(dim=(1, 2))
+                        for i in range(n_layers)
+                    ]
+                ) / layer_sizes.unsqueeze(1)
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        with torch.no_grad():
+            val_pred = _forward(params, xv) * y_scale + y_mean
+            v = ((val_pred - yv) ** 2).mean(dim=1)
+        t = sse / n_rows * y_scale**2
+        finite = torch.isfinite(t) & torch.isfinite(v)
+        newly = alive & ~finite
+        if newly.any():
+            for r in torch.nonzero(newly).flatten().tolist():
+                diverged_at[r] = epoch + 1
+            alive &= finite
+        dead = ~alive
+        train_mse[epoch] = torch.where(dead, torch.nan, t).cpu().numpy()
+        val_mse[epoch] = torch.where(dead, torch.nan, v).cpu().numpy()
+        times[epoch] = time.perf_counter() - start
+
+    state_dicts = []
+    keys = state_dict_keys(hidden)
+    for r in range(n_rep):
+        sd = {}
+        for i, (w_key, b_key) in enumerate(keys):
+            sd[w_key] = params[2 * i][r].detach().T.contiguous().cpu()
+            sd[b_key] = params[2 * i + 1][r, 0].detach().contiguous().cpu()
+        state_dicts.append(sd)
+    n_params = sum(int(p[0].numel()) for p in params)
+    return TrainResult(
+        train_mse=train_mse,
+        val_mse=val_mse,
+        lr=lrs,
+        time_sec=times,
+        diverged_at=diverged_at,
+        grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
+        state_dicts=state_dicts,
+        val_predictions=val_pred.detach().cpu().numpy(),
+        parameters=n_params,
+        device=str(dev),
+    )

@@ -1,0 +1,98 @@
+"""Tables of the study: one row per run, mean and std over seeds, sorted by best_val_loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters
+from concrete_study.records import run_rows
+from concrete_study.runs import hidden_slug
+
+METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
+
+
+def experiment_table(
+    runs: dict[str, dict], job_of: dict[str, str], histories: dict, parameters: dict[str, int]
+) -> pd.DataFrame:
+    """One row per run; losses are mean and std over the seeds that did not diverge.
+
+    `histories` and `parameters` are keyed by job id; train_time_sec is the job's time up to the
+    run's last epoch divided by its seeds: the cost of one model when seeds train stacked.
+    """
+    rows = []
+    for rid, run in runs.items():
+        job = job_of[rid]
+        per_seed = pd.DataFrame(run_rows(histories[job], run["epochs"]))
+        ok = per_seed[~per_seed["diverged"]]
+        row = {
+            "run": rid,
+            "optimizer": run["optimizer"],
+            "scheduler": run["scheduler"],
+            "momentum": run.get("momentum", 0.0),
+            "hidden": hidden_slug(run["hidden"]),
+            "lr": run["lr"],
+            "batch_size": run["batch_size"],
+            "epochs": run["epochs"],
+        }
+        for m in METRICS:
+            row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
+            row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
+        row["train_time_sec"] = float(per_seed["train_time_sec"].iloc[0]) / len(per_seed)
+        row["parameters"] = parameters[job]
+        row["seeds"] = len(per_seed)
+        row["diverged"] = int(per_seed["diverged"].sum())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["best_val_loss_mean", "run"], na_position="last").reset_index(
+        drop=True
+    )
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if isinstance(value, float | np.floating):
+        return "nan" if np.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def table_markdown(table: pd.DataFrame, title: str) -> str:
+    """The table as Markdown: losses as mean ± std (MSE, MPa²)."""
+    head = [
+        "optimizer", "scheduler", "momentum", "hidden", "lr", "batch", "epochs",
+        "final_train_loss", "final_val_loss", "best_val_loss", "train_time_sec", "parameters",
+        "diverged",
+    ]  # fmt: skip
+    lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for _, r in table.iterrows():
+        cells = [
+            r["optimizer"], r["scheduler"], f"{r['momentum']:.2f}", r["hidden"], f"{r['lr']:.1e}",
+            str(r["batch_size"]), str(r["epochs"]),
+            *[f"{_fmt(r[m + '_mean'])} ± {_fmt(r[m + '_std'])}" for m in METRICS],
+            f"{r['train_time_sec']:.2f}", f"{r['parameters']:,}", f"{r['diverged']}/{r['seeds']}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += [
+        "",
+        "Losses are MSE in MPa², mean ± std over the seeds that did not diverge; "
+        "train_time_sec is the time per model when the seeds train side by side.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parameter_table(hidden_list: list[list[int]], n_inputs: int) -> pd.DataFrame:
+    """Analytic sum((in+1)*out) against the parameters of the built model, per architecture."""
+    rows = []
+    for hidden in hidden_list:
+        analytic = analytic_parameter_count(n_inputs, hidden)
+        counted = counted_parameters(build_mlp(n_inputs, hidden))
+        rows.append(
+            {
+                "hidden": hidden_slug(hidden),
+                "layers": len(hidden) + 1,
+                "analytic": analytic,
+                "counted": counted,
+                "match": analytic == counted,
+            }
+        )
+    return pd.DataFrame(rows)
