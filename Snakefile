@@ -6,7 +6,7 @@ import sys
 from snakemake.utils import min_version
 
 from concrete_study.config import ConfigError, read_yaml, validate
-from concrete_study.runs import expand_study
+from concrete_study.runs import expand_study, resolve
 
 min_version("9.0")
 
@@ -43,6 +43,8 @@ wildcard_constraints:
 report: "report/workflow.rst"
 
 
+
+include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/analysis.smk"

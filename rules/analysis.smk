@@ -5,11 +5,9 @@ localrules:
     parameter_table,
 
 
-def _jobs_of(experiment):
-    return sorted({STUDY.job_of[r] for r in STUDY.experiments[experiment]})
-
-
 rule experiment_table:
+    conda:
+        "../environment.yml"
     input:
         histories=lambda wc: expand("results/runs/{job}/history.csv", job=_jobs_of(wc.experiment)),
         metrics=lambda wc: expand("results/runs/{job}/metrics.json", job=_jobs_of(wc.experiment)),
@@ -32,6 +30,8 @@ rule experiment_table:
 
 
 rule parameter_table:
+    conda:
+        "../environment.yml"
     output:
         csv=report(
             "results/tables/parameter_count.csv",

@@ -13,6 +13,8 @@ localrules:
 if not os.path.exists(config["data"]["raw"]):
 
     rule download_data:
+        conda:
+            "../environment.yml"
         output:
             raw=config["data"]["raw"],
         params:
@@ -25,6 +27,8 @@ if not os.path.exists(config["data"]["raw"]):
 
 
 rule ingest:
+    conda:
+        "../environment.yml"
     input:
         raw=config["data"]["raw"],
     output:
@@ -36,6 +40,8 @@ rule ingest:
 
 
 rule inspect_data:
+    conda:
+        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
     output:
@@ -48,6 +54,8 @@ rule inspect_data:
 
 
 rule split:
+    conda:
+        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
     output:
@@ -64,6 +72,8 @@ rule split:
 
 
 rule scale:
+    conda:
+        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
         train=rules.split.output.train,
@@ -79,6 +89,8 @@ rule scale:
 
 
 rule baselines:
+    conda:
+        "../environment.yml"
     input:
         arrays=rules.scale.output.arrays,
     output:

@@ -1,11 +1,9 @@
 # Tasks 1.4, 2, 3, 5: one job per configuration, all seeds stacked in one process.
 
 
-def _is_deep(wildcards):
-    return len(STUDY.jobs[wildcards.job]["hidden"]) >= config["deep_layers"]
-
-
 rule train:
+    conda:
+        "../environment.yml"
     input:
         arrays=rules.scale.output.arrays,
         code=ENGINE_SOURCES,

@@ -12,10 +12,13 @@ def main(hidden_list, csv_out, md_out) -> None:
         raise ValueError(f"parameter counts disagree: {table[~table['match']].to_dict('records')}")
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False)
-    lines = ["# Parameter count per architecture", "", "| hidden | linear layers | "
-             "analytic sum((in+1)*out) | counted |", "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {r.hidden} | {r.layers} | {r.analytic:,} | {r.counted:,} |"
-              for r in table.itertuples()]
+    lines = [
+        "# Parameter count per architecture",
+        "",
+        "| hidden | linear layers | analytic sum((in+1)*out) | counted |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {r.hidden} | {r.layers} | {r.analytic:,} | {r.counted:,} |" for r in table.itertuples()]
     write_text(md_out, "\n".join(lines) + "\n")
 
 

@@ -28,8 +28,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise ConfigError(
-                    f"duplicate key {key!r} at line {key_node.start_mark.line + 1}: "
-                    "each name may appear once"
+                    f"duplicate key {key!r} at line {key_node.start_mark.line + 1}: each name may appear once"
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
@@ -129,13 +128,10 @@ def validate(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
             )
         for i, grid in enumerate(experiment["grids"]):
             if ("width" in grid) != ("depth" in grid):
-                raise ConfigError(
-                    f"config key 'experiments.{name}.grids[{i}]': width and depth go together"
-                )
+                raise ConfigError(f"config key 'experiments.{name}.grids[{i}]': width and depth go together")
             if "hidden" in grid and "width" in grid:
                 raise ConfigError(
-                    f"config key 'experiments.{name}.grids[{i}]': give hidden or width+depth, "
-                    "not both"
+                    f"config key 'experiments.{name}.grids[{i}]': give hidden or width+depth, not both"
                 )
     # Expanding the experiments checks what only resolved runs can show (figures' runs).
     from concrete_study.runs import expand_study

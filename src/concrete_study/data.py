@@ -59,9 +59,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     return validate_table(raw.rename(columns=RAW_COLUMNS)[COLUMNS], source=str(path))
 
 
-def validate_table(
-    table: pd.DataFrame, source: str, columns: list[str] = COLUMNS
-) -> pd.DataFrame:
+def validate_table(table: pd.DataFrame, source: str, columns: list[str] = COLUMNS) -> pd.DataFrame:
     """Check that `table` has exactly `columns`, numeric, complete, non-negative, age > 0.
 
     Returns the table as float64 in the order of `columns`; raises DataError naming `source`.
@@ -81,8 +79,7 @@ def validate_table(
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{source}: column {col!r} row {row + 1}: non-numeric value "
-                f"{table[col].iloc[row]!r}"
+                f"{source}: column {col!r} row {row + 1}: non-numeric value {table[col].iloc[row]!r}"
             )
         if values.isna().any():
             row = int(np.flatnonzero(values.isna())[0])
@@ -92,9 +89,7 @@ def validate_table(
             raise DataError(f"{source}: column {col!r} row {row + 1}: value is not finite")
         if (values < 0).any():
             row = int(np.flatnonzero(values < 0)[0])
-            raise DataError(
-                f"{source}: column {col!r} row {row + 1}: negative amount {values[row]}"
-            )
+            raise DataError(f"{source}: column {col!r} row {row + 1}: negative amount {values[row]}")
         out[col] = values.astype("float64")
     if "age" in out and (out["age"] <= 0).any():
         row = int(np.flatnonzero(out["age"] <= 0)[0])
@@ -145,8 +140,7 @@ def summary_markdown(summary: dict) -> str:
         "# Data summary",
         "",
         f"- rows: {summary['rows']}",
-        f"- columns: {summary['columns']} ({len(summary['features'])} inputs, target "
-        f"`{summary['target']}`)",
+        f"- columns: {summary['columns']} ({len(summary['features'])} inputs, target `{summary['target']}`)",
         f"- exact duplicate rows: {summary['duplicate_rows']}",
         f"- missing values: {summary['missing_values']}",
         "",
@@ -155,8 +149,7 @@ def summary_markdown(summary: dict) -> str:
     ]
     for name, s in summary["column_stats"].items():
         lines.append(
-            f"| {name} | {s['unit']} | {s['min']:.2f} | {s['max']:.2f} | {s['mean']:.2f} "
-            f"| {s['std']:.2f} |"
+            f"| {name} | {s['unit']} | {s['min']:.2f} | {s['max']:.2f} | {s['mean']:.2f} | {s['std']:.2f} |"
         )
     t = summary["target_stats"]
     lines += [
@@ -169,9 +162,7 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def split_indices(
-    n_rows: int, fractions: dict[str, float], seed: int
-) -> dict[str, np.ndarray]:
+def split_indices(n_rows: int, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
     """A seeded random split of row positions 0..n_rows-1 into train, val and test.
 
     Sizes are rounded so that they add up to n_rows; each part is sorted.

@@ -118,8 +118,7 @@ def train(
     gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]
     n_layers = len(params) // 2
     layer_sizes = torch.tensor(
-        [params[2 * i].shape[1] * params[2 * i].shape[2] + params[2 * i].shape[2]
-         for i in range(n_layers)],
+        [params[2 * i].shape[1] * params[2 * i].shape[2] + params[2 * i].shape[2] for i in range(n_layers)],
         dtype=torch.float32,
         device=dev,
     )

@@ -134,14 +134,13 @@ def expand_study(config: dict) -> Study:
     study = Study()
     for name, experiment in config["experiments"].items():
         base = BUILTIN_BASE | config["bases"][experiment.get("base", "default")]
-        ids: list[str] = []
+        ids: set[str] = set()
         for grid in experiment["grids"]:
             for run in grid_runs(base, grid):
-                rid = run_id(run)
-                study.runs[rid] = run
-                if rid not in ids:
-                    ids.append(rid)
-        study.experiments[name] = ids
+                study.runs[run_id(run)] = run
+                ids.add(run_id(run))
+        # Sorted: the order of keys in the config must not change params (and cause reruns).
+        study.experiments[name] = sorted(ids)
     figures = config.get("figures", {})
     for fig in ("learning_curves", "optimizer_curves"):
         picked = [resolve(config, o) for o in figures.get(fig, [])]

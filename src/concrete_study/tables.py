@@ -44,9 +44,7 @@ def experiment_table(
         row["diverged"] = int(per_seed["diverged"].sum())
         rows.append(row)
     table = pd.DataFrame(rows)
-    return table.sort_values(["best_val_loss_mean", "run"], na_position="last").reset_index(
-        drop=True
-    )
+    return table.sort_values(["best_val_loss_mean", "run"], na_position="last").reset_index(drop=True)
 
 
 def _fmt(value, digits: int = 3) -> str:

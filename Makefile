@@ -1,0 +1,54 @@
+# Two commands for a new user: `make run` (the whole study) and `make test` (the test suite).
+# Both set everything up first and are fast when it already is.
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+# Offline machines get the dataset from this read-only DVC remote when no other is configured.
+SHARED_REMOTE ?= ../shared/dvc-remote
+CORES ?= all
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: run test setup data lint report bench bench-study slurm-test clean
+
+run: data
+	$(BIN)/snakemake --cores $(CORES)
+
+test: data
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -c "import torch, snakemake, dvc, concrete_study"
+	touch $@
+
+# dvc pull where a remote is configured; otherwise the workflow's download rule fetches the file.
+data: setup
+	@if [ ! -f data/Concrete_Data.xls ]; then \
+	  if [ -z "$$($(BIN)/dvc remote list)" ] && [ -d "$(SHARED_REMOTE)" ]; then \
+	    $(BIN)/dvc remote add --local -d shared "$(abspath $(SHARED_REMOTE))"; \
+	  fi; \
+	  if [ -n "$$($(BIN)/dvc remote list)" ]; then $(BIN)/dvc pull --quiet data.dvc; fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
+
+report: setup
+	$(BIN)/snakemake --report report.html
+
+bench: data
+	$(BIN)/python benchmarks/trainer.py
+
+bench-study: data
+	$(BIN)/python benchmarks/study.py
+
+slurm-test: setup
+	bash tests/cluster/slurm.sh
+
+clean:
+	rm -rf results .snakemake report.html

@@ -1,0 +1,26 @@
+"""Figure 20 and the feature-importance figure of the final model."""
+
+import pandas as pd
+
+from concrete_study import plotting
+from concrete_study.io import read_json
+from concrete_study.logs import log_to
+
+
+def main(inp, out) -> None:
+    test = pd.read_csv(inp.test_predictions)
+    fit = pd.read_csv(inp.fit_predictions)
+    mse = read_json(inp.metrics)["test_mse"]
+    plotting.predicted_vs_true(
+        [
+            ("train+val", fit["strength"].to_numpy(), fit["predicted"].to_numpy()),
+            ("test", test["strength"].to_numpy(), test["predicted"].to_numpy()),
+        ],
+        out.predicted,
+        f"Final model (seed ensemble): test MSE {mse:.2f} MPa²",
+    )
+    plotting.feature_importance(pd.read_csv(inp.importance), out.importance)
+
+
+with log_to(snakemake.log[0]):
+    main(snakemake.input, snakemake.output)

@@ -1,0 +1,32 @@
+"""Figure 9: the learning rate of each scheduler run per epoch, read from its training history."""
+
+import pandas as pd
+
+from concrete_study import plotting
+from concrete_study.io import atomic_path
+from concrete_study.logs import log_to
+from concrete_study.runs import run_id
+
+
+def main(histories, runs, job_of, png, data) -> None:
+    by_job = {path.split("/")[-2]: pd.read_csv(path) for path in histories}
+    rows, schedules = [], []
+    for rid, run in sorted(runs.items()):
+        h = by_job[job_of[rid]]
+        lr = h[(h["seed"] == h["seed"].min()) & (h["epoch"] <= run["epochs"])].sort_values("epoch")
+        rows += [{"run": rid, "epoch": e, "lr": v} for e, v in zip(lr["epoch"], lr["lr"], strict=True)]
+        if rid == run_id(run):
+            schedules.append((rid, lr["lr"].to_numpy()))
+    plotting.learning_rate_schedules(schedules, png)
+    with atomic_path(data) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+with log_to(snakemake.log[0]):
+    main(
+        snakemake.input.histories,
+        snakemake.params.runs,
+        snakemake.params.job_of,
+        snakemake.output.png,
+        snakemake.output.data,
+    )

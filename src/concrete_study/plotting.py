@@ -1,0 +1,236 @@
+"""Every figure of the study, in one style. Functions take data and a path; they save a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from concrete_study.data import FEATURES, TARGET, UNITS  # noqa: E402
+from concrete_study.io import atomic_path  # noqa: E402
+
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+COLOURS = plt.get_cmap("tab10").colors
+MSE_LABEL = "MSE (MPa²)"
+
+
+def _save(fig, path: str | Path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def _figure(*args, **kwargs):
+    plt.rcParams.update(STYLE)
+    return plt.subplots(*args, **kwargs)
+
+
+def cement_histogram(table: pd.DataFrame, path) -> None:
+    """Figure 1: distribution of the cement content."""
+    fig, ax = _figure(figsize=(6, 4))
+    ax.hist(table["cement"], bins=30, color=COLOURS[0], edgecolor="white")
+    ax.set(xlabel=f"cement ({UNITS['cement']})", ylabel="mixtures", title="Cement content")
+    _save(fig, path)
+
+
+def input_boxplots(table: pd.DataFrame, path) -> None:
+    """Figure 2: box plots of all inputs, standardised so that they share one axis."""
+    z = (table[FEATURES] - table[FEATURES].mean()) / table[FEATURES].std(ddof=0)
+    fig, ax = _figure(figsize=(8, 4.5))
+    ax.boxplot([z[c] for c in FEATURES], vert=False, tick_labels=FEATURES, flierprops={"ms": 3})
+    ax.invert_yaxis()
+    ax.set(xlabel="standardised value (z-score)", title="Inputs: spread, skew and outliers")
+    _save(fig, path)
+
+
+def cement_strength_hist2d(table: pd.DataFrame, path) -> None:
+    """Figure 3: joint density of cement and strength."""
+    fig, ax = _figure(figsize=(6, 4.5))
+    *_, image = ax.hist2d(table["cement"], table[TARGET], bins=25, cmap="viridis", cmin=1)
+    fig.colorbar(image, ax=ax, label="mixtures per bin")
+    ax.set(
+        xlabel=f"cement ({UNITS['cement']})",
+        ylabel=f"strength ({UNITS[TARGET]})",
+        title="Cement vs compressive strength",
+    )
+    ax.grid(False)
+    _save(fig, path)
+
+
+def _band(ax, epochs, values, colour, style, label):
+    """Mean over seeds as a line, min-max over seeds as a band."""
+    mean = np.nanmean(values, axis=1)
+    ax.plot(epochs, mean, linestyle=style, color=colour, label=label, lw=1.3)
+    ax.fill_between(
+        epochs, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=colour, alpha=0.15, lw=0
+    )
+
+
+def _per_seed(history: pd.DataFrame, column: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    h = history[history["epoch"] <= epochs]
+    wide = h.pivot(index="epoch", columns="seed", values=column)
+    return wide.index.to_numpy(), wide.to_numpy()
+
+
+def learning_curves(curves: list[tuple[str, pd.DataFrame, int]], baseline: float, path, title: str) -> None:
+    """Figures 5, 7, 8: train (dashed) and val (solid) MSE per epoch; mean and spread of seeds.
+
+    `curves` holds (label, history of the job, epochs of the run); `baseline` is the
+    mean-predictor's val MSE, drawn as a horizontal line. Log scale: losses span decades.
+    """
+    fig, ax = _figure(figsize=(8, 5))
+    for i, (label, history, epochs) in enumerate(curves):
+        colour = COLOURS[i % len(COLOURS)]
+        x, train = _per_seed(history, "train_mse", epochs)
+        _, val = _per_seed(history, "val_mse", epochs)
+        _band(ax, x, train, colour, "--", f"{label} train")
+        _band(ax, x, val, colour, "-", f"{label} val")
+    ax.axhline(baseline, color="black", lw=1, ls=":", label=f"mean predictor (val) {baseline:.1f}")
+    ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel=MSE_LABEL, title=title)
+    ax.legend(ncol=2)
+    _save(fig, path)
+
+
+def learning_rate_schedules(schedules: list[tuple[str, np.ndarray]], path) -> None:
+    """Figure 9: the learning rate used in each epoch, as recorded during training."""
+    fig, ax = _figure(figsize=(7, 4))
+    for i, (label, lr) in enumerate(schedules):
+        ax.step(np.arange(1, len(lr) + 1), lr, where="post", color=COLOURS[i % 10], label=label)
+    ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="learning rate", title="Learning rate per epoch (recorded)")
+    ax.legend()
+    _save(fig, path)
+
+
+def weight_histograms(layers: list[tuple[str, np.ndarray, int]], path, title: str) -> None:
+    """Figure 11: weights of each layer, with PyTorch's init bound ±1/sqrt(fan_in) marked."""
+    fig, axes = _figure(1, len(layers), figsize=(4 * len(layers), 3.5), squeeze=False)
+    for ax, (name, weights, fan_in) in zip(axes[0], layers, strict=True):
+        bound = 1 / np.sqrt(fan_in)
+        ax.hist(weights.ravel(), bins=40, color=COLOURS[0], edgecolor="white")
+        for b in (-bound, bound):
+            ax.axvline(b, color="crimson", ls="--", lw=1)
+        ax.set(
+            title=f"{name} ({weights.shape[0]}×{weights.shape[1]}), ±1/√{fan_in}={bound:.3f}",
+            xlabel="weight",
+            ylabel="count",
+        )
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def weight_heatmaps(layers: list[tuple[str, np.ndarray]], limits: list[float], path, title):
+    """Figures 12, 13: each layer's weight matrix (out × in), colour scale shared per layer."""
+    fig, axes = _figure(1, len(layers), figsize=(4.5 * len(layers), 4), squeeze=False)
+    for ax, (name, weights), lim in zip(axes[0], layers, limits, strict=True):
+        image = ax.imshow(weights, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        fig.colorbar(image, ax=ax, label="weight")
+        ax.set(
+            title=f"{name} ({weights.shape[0]}×{weights.shape[1]})",
+            xlabel="input unit",
+            ylabel="output unit",
+        )
+        ax.grid(False)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def gradient_bars(gradients: pd.DataFrame, path, title: str, log: bool = False) -> None:
+    """Figures 14-17: mean |gradient| per layer in the last epoch; bars are the mean over seeds,
+    whiskers the min-max over seeds."""
+    stats = gradients.groupby(["layer_index", "layer"])["mean_abs_grad"].agg(["mean", "min", "max"])
+    stats = stats.reset_index().sort_values("layer_index")
+    many = len(stats) > 20
+    fig, ax = _figure(figsize=(max(6, min(16, 0.12 * len(stats) + 4)), 4))
+    x = np.arange(len(stats))
+    err = [stats["mean"] - stats["min"], stats["max"] - stats["mean"]]
+    ax.bar(x, stats["mean"], yerr=err, color=COLOURS[0], capsize=0 if many else 3, error_kw={"lw": 0.6})
+    if many:
+        ax.set_xlabel("layer (0 = first hidden layer, last = output)")
+    else:
+        ax.set_xticks(x, stats["layer"], rotation=45 if len(stats) > 6 else 0)
+        ax.set_xlabel("layer")
+    if log:
+        ax.set_yscale("log")
+    ax.set(ylabel="mean |gradient|, last epoch", title=title)
+    _save(fig, path)
+
+
+def first_layer_gradient_vs_depth(rows: pd.DataFrame, path) -> None:
+    """Mean |gradient| of the first hidden layer against the number of hidden layers."""
+    stats = rows.groupby("depth")["mean_abs_grad"].agg(["mean", "min", "max"]).reset_index()
+    fig, ax = _figure(figsize=(6, 4))
+    ax.errorbar(
+        stats["depth"],
+        stats["mean"],
+        yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+        marker="o",
+        color=COLOURS[0],
+        capsize=3,
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="hidden layers",
+        ylabel="mean |gradient| of first layer, last epoch",
+        title="Vanishing gradients with depth",
+    )
+    _save(fig, path)
+
+
+def predicted_vs_true(panels: list[tuple[str, np.ndarray, np.ndarray]], path, title: str) -> None:
+    """Figures 18-20: predicted against true strength, with the diagonal of perfect predictions."""
+    fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 4.6), squeeze=False)
+    for ax, (label, true, pred) in zip(axes[0], panels, strict=True):
+        lo = float(min(true.min(), np.nanmin(pred), 0))
+        hi = float(max(true.max(), np.nanmax(pred)))
+        ax.scatter(true, pred, s=10, alpha=0.6, color=COLOURS[0])
+        ax.plot([lo, hi], [lo, hi], color="crimson", lw=1, label="predicted = true")
+        mse = float(np.mean((pred - true) ** 2))
+        ax.set(
+            xlabel="true strength (MPa)",
+            ylabel="predicted strength (MPa)",
+            title=f"{label}: MSE {mse:.2f}",
+            xlim=(lo, hi),
+            ylim=(lo, hi),
+        )
+        ax.set_aspect("equal")
+        ax.legend(loc="upper left")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def feature_importance(table: pd.DataFrame, path) -> None:
+    """Permutation importance: increase of test MSE when one input is shuffled."""
+    table = table.sort_values("mse_increase_mean")
+    fig, ax = _figure(figsize=(6, 4))
+    ax.barh(
+        table["feature"],
+        table["mse_increase_mean"],
+        xerr=table["mse_increase_std"],
+        color=COLOURS[0],
+        capsize=3,
+    )
+    ax.set(
+        xlabel="increase in test MSE when shuffled (MPa²)",
+        title="Permutation feature importance (final ensemble)",
+    )
+    _save(fig, path)

@@ -1,0 +1,84 @@
+"""Shared fixtures: temporary copies of the repository and one real smoke run of the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RAW = ROOT / "data" / "Concrete_Data.xls"
+ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONHASHSEED": "0"}
+
+
+def copy_repo(dest: Path) -> Path:
+    """The repository's files (what git tracks or would track) and the dataset, copied to dest."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    (dest / "data").mkdir(exist_ok=True)
+    shutil.copy2(RAW, dest / "data" / RAW.name)
+    return dest
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real snakemake in `cwd` (a copy of the repository)."""
+    # The copy's own library, not the checkout's, is what its jobs import.
+    env = {**ENV, "PYTHONPATH": str(cwd / "src")}
+    proc = subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")
+
+
+def planned_jobs(cwd: Path, *extra: str) -> dict[str, int]:
+    """Job counts per rule that a dry run of the smoke study plans."""
+    out = snakemake(cwd, *SMOKE, "-n", *extra).stdout
+    counts: dict[str, int] = {}
+    in_stats = False
+    for line in out.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_stats = True
+            continue
+        if in_stats:
+            parts = line.split()
+            if not parts or parts[0] == "total":
+                break
+            if len(parts) == 2 and parts[1].isdigit():
+                counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory) -> Path:
+    """One full run of the smoke study in a temporary copy of the repository."""
+    if not RAW.is_file():
+        pytest.fail(f"{RAW} is missing: run `make data` (dvc pull) first")
+    repo = copy_repo(tmp_path_factory.mktemp("smoke"))
+    snakemake(repo, *SMOKE)
+    return repo
+
+
+@pytest.fixture
+def smoke_copy(smoke_study, tmp_path) -> Path:
+    """A private copy of the finished smoke study, to edit and rerun."""
+    dest = tmp_path / "repo"
+    shutil.copytree(smoke_study, dest, symlinks=True)
+    return dest

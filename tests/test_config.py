@@ -1,0 +1,101 @@
+"""Config validation: every bad value is one line naming the key, the value and the expectation."""
+
+import copy
+
+import pytest
+import yaml
+from conftest import ROOT, SMOKE, snakemake
+
+from concrete_study.config import ConfigError, load, read_yaml, validate
+
+SMOKE_CONFIG = read_yaml(ROOT / "config" / "smoke.yaml")
+
+
+def with_change(path: str, value):
+    config = copy.deepcopy(SMOKE_CONFIG)
+    *parents, last = path.split(".")
+    node = config
+    for p in parents:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    if value is DELETE:
+        del node[last]
+    elif isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return config
+
+
+DELETE = object()
+
+BAD = [
+    ("bases.default.learning_rate", 0.1, "'bases.default.learning_rate': unknown key"),
+    ("bases.default.lr", "fast", "'bases.default.lr': value 'fast' is not of type 'number'"),
+    ("bases.default.lr", "1e-3", "write 1.0e-3"),
+    ("bases.default.lr", -0.1, "'bases.default.lr': value -0.1 must be > 0"),
+    ("bases.default.lr", 0, "'bases.default.lr': value 0 must be > 0"),
+    ("experiments.optimizers.grids.1.momentum", [1.0], "momentum[0]': value 1.0 must be < 1"),
+    ("experiments.optimizers.grids.1.momentum", [-0.5], "momentum[0]': value -0.5 must be >= 0"),
+    ("bases.default.hidden", [], "'bases.default.hidden': value [] must not be empty"),
+    ("bases.default.hidden", [16, 0], "'bases.default.hidden[1]': value 0 must be >= 1"),
+    ("split.val", 0.3, "fractions train 0.7 + val 0.3 + test 0.15 = 1.15, expected 1"),
+    (
+        "bases.default.optimizer",
+        "rmsprop",
+        "'bases.default.optimizer': value 'rmsprop' is not one of",
+    ),
+    (
+        "bases.default.scheduler",
+        "plateau",
+        "'bases.default.scheduler': value 'plateau' is not one of",
+    ),
+    ("seeds", 0, "'seeds': value 0 must be >= 1"),
+    ("experiments.depth.base", "deep", "'experiments.depth.base': value 'deep' is not a base"),
+    ("device", "tpu", "'device': value 'tpu' is not one of"),
+    ("experiments.depth.grids.0.width", DELETE, "width and depth go together"),
+    ("figures.learning_curves.0.hidden", [999], "is in no experiment"),
+    ("bases.default.epochs", 2.5, "'bases.default.epochs': value 2.5 is not of type 'integer'"),
+]
+
+
+@pytest.mark.parametrize("key, value, message", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
+def test_bad_values_are_named(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        validate(with_change(key, value))
+    text = str(err.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_defaults_are_filled_and_the_real_configs_pass():
+    config = validate(SMOKE_CONFIG)
+    assert config["threads"] == 1 and config["final"]["bootstrap"] == 50
+    assert config["experiments"]["depth"]["base"] == "default"
+    full = load(ROOT / "config" / "config.yaml")
+    assert full["seeds"] == 5 and full["split"]["train"] == 0.70
+
+
+def test_duplicate_keys_are_rejected(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("experiments:\n  a: {grids: [{lr: [0.1]}]}\n  a: {grids: [{lr: [0.2]}]}\n")
+    with pytest.raises(ConfigError, match="duplicate key 'a' at line 3"):
+        read_yaml(path)
+
+
+@pytest.mark.slow
+def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
+    """A typo stops the real workflow with one line and leaves earlier results untouched."""
+    before = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
+    config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
+    config["bases"]["default"]["learning_rate"] = 0.1
+    (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(smoke_copy, *SMOKE, check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]
+    assert errors == [
+        "config error: config key 'bases.default.learning_rate': unknown key; allowed keys: "
+        "batch_size, epochs, gamma, hidden, lr, momentum, optimizer, scheduler, standardize_target, "
+        "step_size"
+    ]
+    after = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
+    assert after == before

@@ -1,0 +1,131 @@
+"""End to end: the real snakemake on the smoke study, its outputs and its incremental reruns."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import SMOKE, planned_jobs, snakemake
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+def test_data_outputs(smoke_study):
+    d = smoke_study / "results" / "data"
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["rows"] == 1030 and summary["duplicate_rows"] == 25
+    assert "| cement | kg/m³ |" in (d / "summary.md").read_text()
+    parts = {p: np.loadtxt(d / "split" / f"{p}.txt", dtype=int) for p in ("train", "val", "test")}
+    assert [len(parts[p]) for p in ("train", "val", "test")] == [721, 154, 155]
+    assert len(np.unique(np.concatenate(list(parts.values())))) == 1030
+    clean = pd.read_csv(d / "clean.csv")
+    scaler = json.loads((d / "scaler.json").read_text())
+    train = clean.iloc[parts["train"]]
+    np.testing.assert_allclose(scaler["mean"], train[scaler["columns"]].mean(), rtol=1e-9)
+    base = json.loads((d / "baselines.json").read_text())
+    assert 250 < base["mean_mse_val"] < 320 and base["linear_mse_val"] < base["mean_mse_val"]
+
+
+def test_tables_have_a_row_per_run_with_seed_statistics(smoke_study):
+    t = pd.read_csv(smoke_study / "results" / "tables" / "architectures.csv")
+    assert len(t) == 4 and set(t["epochs"]) == {6, 12}
+    assert (t["seeds"] == 2).all() and (t["diverged"] == 0).all()
+    assert t["best_val_loss_mean"].is_monotonic_increasing
+    assert (t["best_val_loss_mean"] <= t["final_val_loss_mean"] + 1e-9).all()
+    # The 6-epoch rows are read from the 12-epoch job's history.
+    runs = smoke_study / "results" / "runs"
+    assert not (runs / "h8_adam_lr0.01_bs64_e6").exists()
+    h = pd.read_csv(runs / "h8_adam_lr0.01_bs64_e12" / "history.csv")
+    row = t[(t["hidden"] == "8") & (t["epochs"] == 6)].iloc[0]
+    at6 = h[h["epoch"] == 6]["val_mse"]
+    assert row["final_val_loss_mean"] == pytest.approx(at6.mean())
+    assert row["final_val_loss_std"] == pytest.approx(at6.std(ddof=1))
+    params = pd.read_csv(smoke_study / "results" / "tables" / "parameter_count.csv")
+    assert params["match"].all()
+    assert params.set_index("hidden").loc["16-8", "counted"] == 289
+    md = (smoke_study / "results" / "tables" / "optimizers.md").read_text()
+    assert "| sgd_momentum | none | 0.90 |" in md and " ± " in md
+
+
+def test_every_figure_is_a_real_picture(smoke_study):
+    figures = sorted((smoke_study / "results" / "figures").glob("*.png"))
+    names = {f.name for f in figures}
+    for expected in (
+        "fig01_cement_histogram.png",
+        "fig05_learning_curves.png",
+        "fig09_learning_rate_schedules.png",
+        "fig14_gradients_per_layer.png",
+        "depth_gradients_8_layers.png",
+        "depth_predictions_2_layers.png",
+        "fig20_final_predicted_vs_true.png",
+        "feature_importance.png",
+    ):
+        assert expected in names
+    assert len(figures) == 18
+    for f in figures:
+        img = np.asarray(Image.open(f).convert("L"), dtype=float)
+        assert img.shape[0] >= 300 and img.shape[1] >= 500, f.name
+        assert img.std() > 10, f"{f.name} looks blank"
+
+
+def test_schedule_figure_data_follow_the_config(smoke_study):
+    lr = pd.read_csv(smoke_study / "results" / "figures" / "fig09_learning_rate_schedules.csv")
+    step = lr[lr["run"].str.contains("_step4-0.5_")].sort_values("epoch")["lr"].to_numpy()
+    np.testing.assert_allclose(step, 0.01 * 0.5 ** (np.arange(12) // 4))
+    cos = lr[lr["run"].str.contains("_cos_")].sort_values("epoch")["lr"].to_numpy()
+    np.testing.assert_allclose(cos, 0.005 * (1 + np.cos(np.pi * np.arange(12) / 12)), rtol=1e-6)
+    none = lr[lr["run"] == "h16-8_adam_lr0.01_bs64_e12"]["lr"]
+    assert (none == 0.01).all()
+
+
+def test_report_gathers_every_figure_and_table(smoke_study):
+    snakemake(smoke_study, *SMOKE, "--report", "report.html")
+    html = (smoke_study / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for name in (
+        "fig05_learning_curves.png",
+        "architectures.csv",
+        "fig20_final_predicted_vs_true.png",
+    ):
+        assert name in html
+
+
+def test_nothing_to_do_after_a_full_run(smoke_study):
+    out = snakemake(smoke_study, *SMOKE, "-n").stdout
+    assert "Nothing to be done" in out
+
+
+def test_changing_one_learning_rate_retrains_only_that_run(smoke_copy):
+    path = smoke_copy / "config" / "smoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["experiments"]["optimizers"]["grids"][1]["lr"] = [5.0e-3]  # the sgd_momentum run
+    config["figures"]["optimizer_curves"][1]["lr"] = 5.0e-3  # the figure that shows it
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(smoke_copy)
+    assert jobs.get("train") == 1
+    assert jobs.get("experiment_table") == 1 and jobs.get("optimizer_curves") == 1
+    assert "final_model" not in jobs and "ingest" not in jobs
+
+
+def test_adding_an_architecture_trains_only_the_new_one(smoke_copy):
+    path = smoke_copy / "config" / "smoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["experiments"]["architectures"]["grids"][0]["hidden"].append([4, 4])
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(smoke_copy)
+    assert jobs["train"] == 1 and jobs["experiment_table"] == 1
+    snakemake(smoke_copy, *SMOKE)
+    assert (smoke_copy / "results" / "runs" / "h4-4_adam_lr0.01_bs64_e12" / "metrics.json").exists()
+    assert "Nothing to be done" in snakemake(smoke_copy, *SMOKE, "-n").stdout
+
+
+def test_engine_edit_retrains_and_plotting_edit_only_redraws(smoke_copy):
+    plotting = smoke_copy / "src" / "concrete_study" / "plotting.py"
+    plotting.write_text(plotting.read_text() + "\n# a cosmetic edit\n")
+    assert "train" not in planned_jobs(smoke_copy)
+    engine = smoke_copy / "src" / "concrete_study" / "engine.py"
+    engine.write_text(engine.read_text() + "\n# an engine edit\n")
+    jobs = planned_jobs(smoke_copy)
+    assert jobs["train"] == 9 and jobs["final_model"] == 1
