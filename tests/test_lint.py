@@ -14,4 +14,4 @@ def test_snakemake_lint_is_clean():
     proc = subprocess.run(
         [str(BIN / "snakemake"), "--lint"], cwd=ROOT, env=ENV, capture_output=True, text=True
     )
-    assert proc.returncode == 0 and "good condition" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "good condition" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -1,0 +1,79 @@
+"""The DVC side with the real dvc: repro, status, metrics, params, push and pull, experiments."""
+
+import subprocess
+
+import pytest
+import yaml
+from conftest import BIN, ENV
+
+pytestmark = pytest.mark.slow
+
+
+def run(cwd, *cmd, check=True):
+    env = {**ENV, "PYTHONPATH": str(cwd / "src"), "PATH": f"{BIN}:{ENV['PATH']}"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout + proc.stderr
+
+
+def dvc(cwd, *args, check=True):
+    return run(cwd, str(BIN / "dvc"), *args, check=check)
+
+
+def git(cwd, *args):
+    return run(cwd, "git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args)
+
+
+@pytest.fixture
+def dvc_repo(smoke_copy):
+    """The finished smoke study as a git repository whose DVC stage runs the smoke config."""
+    stage = smoke_copy / "dvc.yaml"
+    text = stage.read_text()
+    text = text.replace(
+        "cmd: snakemake --cores all", "cmd: snakemake --cores 2 --configfile config/smoke.yaml"
+    )
+    text = text.replace("- config/config.yaml:", "- config/smoke.yaml:")
+    stage.write_text(text)
+    git(smoke_copy, "init", "-q")
+    git(smoke_copy, "add", "-A")
+    git(smoke_copy, "commit", "-qm", "study")
+    dvc(smoke_copy, "commit", "--force", "data.dvc")  # the copied dataset into the cache
+    return smoke_copy
+
+
+def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
+    repo = dvc_repo
+    dvc(repo, "repro")
+    assert (repo / "results" / "final" / "model.pt").is_file()
+    assert "up to date" in dvc(repo, "status")
+    again = dvc(repo, "repro")
+    assert "didn't change" in again and "Running stage" not in again
+    assert "test_mse" in dvc(repo, "metrics", "show")
+
+    remote = tmp_path / "remote"
+    dvc(repo, "remote", "add", "--local", "-d", "scratch", str(remote))
+    dvc(repo, "push")
+    model = repo / "results" / "final" / "model.pt"
+    raw = repo / "data" / "Concrete_Data.xls"
+    before = {p: p.read_bytes() for p in (model, raw)}
+    run(repo, "rm", "-rf", ".dvc/cache", "data", str(model))
+    dvc(repo, "pull")
+    assert {p: p.read_bytes() for p in (model, raw)} == before
+
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    config["final"]["importance_repeats"] = 3
+    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    status = dvc(repo, "status")
+    assert "modified:" in status and "config/smoke.yaml" in status
+    assert "final.importance_repeats" in dvc(repo, "params", "diff")
+
+
+def test_exp_run_sets_a_param_and_reruns(dvc_repo):
+    dvc(dvc_repo, "repro")
+    git(dvc_repo, "add", "-A")
+    git(dvc_repo, "commit", "-qm", "reproduced")
+    out = dvc(dvc_repo, "exp", "run", "-S", "config/smoke.yaml:final.importance_repeats=3")
+    assert "Running stage 'study'" in out
+    assert "importance_repeats: 3" in (dvc_repo / "config" / "smoke.yaml").read_text()
+    assert "final.importance_repeats" in dvc(dvc_repo, "exp", "show", "--no-pager")

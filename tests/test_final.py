@@ -1,0 +1,113 @@
+"""Task 6 and the predict command: metrics, the model file, safe loading, clear errors."""
+
+import json
+import pickle
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import BIN
+
+from concrete_study.final import ModelFileError, bootstrap_mse_interval, load_model, regression_metrics
+
+pytestmark = pytest.mark.slow
+
+
+def predict(*args, cwd):
+    return subprocess.run(
+        [str(BIN / "concrete-study"), "predict", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_metrics_are_complete_and_consistent(smoke_study):
+    final = smoke_study / "results" / "final"
+    m = json.loads((final / "metrics.json").read_text())
+    test = pd.read_csv(final / "test_predictions.csv")
+    assert len(test) == m["test_rows"] == 155 and m["fit_rows"] == 875
+    assert m["test_mse"] == pytest.approx(np.mean((test["predicted"] - test["strength"]) ** 2))
+    assert m["test_rmse"] == pytest.approx(np.sqrt(m["test_mse"]))
+    lo, hi = m["test_mse_ci95"]
+    assert lo < m["test_mse"] < hi
+    assert set(m["per_seed"]) == {"seed_0", "seed_1"}
+    assert m["test_mse"] < m["baseline_mean_test_mse"]
+    assert 200 < m["baseline_mean_test_mse"] < 400
+    imp = pd.read_csv(final / "importance.csv")
+    assert len(imp) == 8 and imp["mse_increase_mean"].iloc[0] > 0
+
+
+def test_model_file_predicts_what_the_workflow_recorded(smoke_study, tmp_path):
+    final = smoke_study / "results" / "final"
+    data, ensemble = load_model(final / "model.pt")
+    assert data["features"][0] == "cement" and data["seeds"] == [0, 1]
+    assert data["metrics"]["test_mse"] == json.loads((final / "metrics.json").read_text())["test_mse"]
+    test = pd.read_csv(final / "test_predictions.csv")
+    mixtures = tmp_path / "mixtures.csv"
+    test.drop(columns=["predicted", "seed_0", "seed_1"]).to_csv(mixtures, index=False)
+    proc = predict("--model", str(final / "model.pt"), str(mixtures), "-o", "out.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_csv(tmp_path / "out.csv")
+    np.testing.assert_allclose(scored["predicted_strength_mpa"], test["predicted"], rtol=1e-5)
+    assert (scored["predicted_strength_std_mpa"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.drop(columns=["age"]), "missing column 'age'"),
+        (lambda t: t.assign(colour="grey"), "unexpected column 'colour'"),
+        (lambda t: t.assign(water=["a lot"] + list(t["water"][1:])), "column 'water' row 1: non-numeric"),
+        (lambda t: t.assign(slag=[-1.0] + list(t["slag"][1:])), "column 'slag' row 1: negative amount"),
+        (lambda t: t.assign(cement=[None] + list(t["cement"][1:])), "column 'cement' row 1: missing value"),
+    ],
+)
+def test_predict_rejects_bad_rows_in_one_line(smoke_study, tmp_path, edit, message):
+    clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(5)
+    bad = tmp_path / "bad.csv"
+    edit(clean).to_csv(bad, index=False)
+    proc = predict("--model", str(smoke_study / "results/final/model.pt"), str(bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert message in proc.stderr and str(bad) in proc.stderr
+
+
+class Payload:
+    """An object whose unpickling would run code: weights_only loading must refuse it."""
+
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_tampered_model_files_are_refused(smoke_study, tmp_path):
+    good = smoke_study / "results" / "final" / "model.pt"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "concrete-study-model/1", "x": Payload()}, evil)
+    with pytest.raises(ModelFileError, match="refused, not a safe model file"):
+        load_model(evil)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(pickle.dumps([1, 2]) + b"junk")
+    with pytest.raises(ModelFileError, match="not a model file"):
+        load_model(garbage)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(ModelFileError):
+        load_model(truncated)
+    data = torch.load(good, weights_only=True)
+    data["state_dicts"]["seed_0"]["0.weight"] = torch.zeros(3, 3)
+    damaged = tmp_path / "damaged.pt"
+    torch.save(data, damaged)
+    with pytest.raises(ModelFileError, match="damaged model file"):
+        load_model(damaged)
+    proc = predict("--model", str(evil), "x.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and "refused" in proc.stderr and "pwned" not in proc.stdout
+
+
+def test_regression_metrics_and_bootstrap():
+    true = np.array([1.0, 2.0, 3.0, 4.0])
+    m = regression_metrics(true, true + np.array([1.0, -1.0, 1.0, -1.0]))
+    assert m == {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "r2": pytest.approx(1 - 1 / 1.25)}
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    lo, hi = bootstrap_mse_interval(y, y + rng.normal(size=500), n=500)
+    assert lo < 1.0 < hi and hi - lo < 0.5
