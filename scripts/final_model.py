@@ -1,5 +1,7 @@
 """Task 6: retrain the chosen configuration on train+val with every seed, test it once."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -13,7 +15,7 @@ from concrete_study.final import (
     permutation_importance,
     regression_metrics,
 )
-from concrete_study.io import atomic_path, write_json
+from concrete_study.io import atomic_path, remove_temporaries, write_json
 from concrete_study.logs import log_to
 from concrete_study.records import write_history
 
@@ -25,6 +27,7 @@ def save_csv(frame: pd.DataFrame, path: str) -> None:
 
 def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, out) -> None:
     torch.set_num_threads(threads)
+    remove_temporaries(Path(out.model).parent)
     table = read_clean(clean)
     split = read_split(split_files)
     scaler, result, x_fit, y_fit = fit_final(run, seeds, table, split, device)

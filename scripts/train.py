@@ -2,12 +2,13 @@
 
 import json
 import platform
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from concrete_study.engine import train
-from concrete_study.io import atomic_path, write_json
+from concrete_study.io import atomic_path, remove_temporaries, write_json
 from concrete_study.logs import log_to
 from concrete_study.model import linear_layer_names
 from concrete_study.records import write_gradients, write_history, write_val_predictions
@@ -15,6 +16,7 @@ from concrete_study.records import write_gradients, write_history, write_val_pre
 
 def main(arrays: str, out, run: dict, seeds: list[int], device: str, threads: int) -> None:
     torch.set_num_threads(threads)
+    remove_temporaries(Path(out.metrics).parent)
     print(f"run {json.dumps(run)} seeds {seeds} threads {threads}")
     with np.load(arrays) as npz:
         x_train, y_train, x_val, y_val = (npz[k] for k in ("X_train", "y_train", "X_val", "y_val"))

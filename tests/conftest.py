@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,24 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def comparable_results(repo):
+    """Every result file's content, less what measures time (which differs run to run)."""
+    out = {}
+    for path in sorted((repo / "results").rglob("*")):
+        rel = path.relative_to(repo / "results").as_posix()
+        if not path.is_file() or rel.startswith(("logs/", "benchmarks/")) or path.suffix == ".png":
+            continue
+        if path.suffix == ".csv":
+            frame = pd.read_csv(path)
+            out[rel] = frame.drop(columns=["time_sec", "train_time_sec"], errors="ignore").to_csv()
+        elif path.name == "metrics.json":
+            text = path.read_text().splitlines()
+            out[rel] = "\n".join(line for line in text if "time_sec" not in line)
+        else:
+            out[rel] = path.read_bytes()
+    return out
 
 
 SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")

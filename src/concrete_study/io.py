@@ -29,6 +29,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def remove_temporaries(directory: str | Path) -> None:
+    """Delete temporary files that a killed job left in its own output folder."""
+    for stale in Path(directory).glob(".*.tmp*"):
+        stale.unlink(missing_ok=True)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The smoke study on a real one-node SLURM cluster, compared with a local run of the same config.
+#
+# Installs slurm-wlm and munge from Debian where absent, writes /etc/slurm/slurm.conf (the
+# executor plugin's job step drops SLURM_CONF, so the file must be there), starts munged,
+# slurmctld and slurmd, runs the workflow with --workflow-profile profiles/slurm, checks that
+# every training job was a SLURM job, compares the outputs with a local run, then stops the
+# daemons by their process ids and restores /etc/slurm/slurm.conf.
+#
+# It changes system files, so it runs only in CI or when asked: CONCRETE_STUDY_SLURM_TEST=1.
+set -euo pipefail
+
+if [ "${CI:-}" != "true" ] && [ "${CONCRETE_STUDY_SLURM_TEST:-}" != "1" ]; then
+  echo "tests/cluster/slurm.sh installs packages and writes /etc/slurm/slurm.conf; it runs in CI" \
+       "only. To run it here anyway: CONCRETE_STUDY_SLURM_TEST=1 make slurm-test" >&2
+  exit 2
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "tests/cluster/slurm.sh must run as root (it starts slurmctld, slurmd and munged)" >&2
+  exit 2
+fi
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN="$ROOT/.venv/bin"
+export DVC_NO_ANALYTICS=1 PATH="$BIN:$PATH"
+start=$(date +%s)
+WORK=$(mktemp -d /tmp/concrete-slurm.XXXXXX)
+CONF=/etc/slurm/slurm.conf
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  if [ -f "$WORK/slurm.conf.orig" ]; then cp "$WORK/slurm.conf.orig" "$CONF"; else rm -f "$CONF"; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+  echo "== installing slurm-wlm and munge"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+fi
+
+echo "== one-node cluster"
+mkdir -p /etc/slurm "$WORK/spool/ctld" "$WORK/spool/d" /run/munge
+[ -f "$CONF" ] && cp "$CONF" "$WORK/slurm.conf.orig"
+node=$(slurmd -C | head -1)
+cat > "$CONF" <<CONF
+ClusterName=concrete-test
+SlurmctldHost=$(hostname -s)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+MinJobAge=3600
+StateSaveLocation=$WORK/spool/ctld
+SlurmdSpoolDir=$WORK/spool/d
+SlurmctldPidFile=$WORK/slurmctld.pid
+SlurmdPidFile=$WORK/slurmd.pid
+SlurmctldLogFile=$WORK/slurmctld.log
+SlurmdLogFile=$WORK/slurmd.log
+$node
+PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+CONF
+
+[ -f /etc/munge/munge.key ] || mungekey --create --keyfile /etc/munge/munge.key
+chown -R munge:munge /etc/munge /run/munge 2>/dev/null || true
+munged --force --pid-file "$WORK/munged.pid" --socket "$WORK/munge.socket" 2>/dev/null \
+  || munged --force
+# munged daemonises: find it by its pid file, or by name as the newest munged.
+sleep 1
+MUNGE_PID=$(cat "$WORK/munged.pid" 2>/dev/null || pgrep -n munged)
+PIDS+=("$MUNGE_PID")
+slurmctld -D >/dev/null 2>&1 &
+PIDS+=($!)
+slurmd -D >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 60); do
+  state=$(sinfo -h -o %t 2>/dev/null || true)
+  [ "$state" = idle ] && break
+  sleep 1
+done
+[ "$state" = idle ] || { echo "node did not become idle (state '$state')" >&2; cat "$WORK"/slurm*.log >&2; exit 1; }
+echo "node idle after $(( $(date +%s) - start )) s"
+
+echo "== smoke study on SLURM and locally"
+copy() {
+  mkdir -p "$1/data"
+  (cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$1")
+  cp "$ROOT/data/Concrete_Data.xls" "$1/data/"
+}
+copy "$WORK/slurm"
+copy "$WORK/local"
+slurm_start=$(date +%s)
+(cd "$WORK/slurm" && PYTHONPATH="$WORK/slurm/src" snakemake --workflow-profile profiles/slurm \
+  --configfile config/smoke.yaml --jobs 4 > "$WORK/slurm-run.log" 2>&1) \
+  || { tail -50 "$WORK/slurm-run.log"; cat "$WORK"/slurm*.log | tail -20; exit 1; }
+slurm_secs=$(( $(date +%s) - slurm_start ))
+(cd "$WORK/local" && PYTHONPATH="$WORK/local/src" snakemake --cores 2 --configfile config/smoke.yaml \
+  > "$WORK/local-run.log" 2>&1) || { tail -50 "$WORK/local-run.log"; exit 1; }
+
+echo "== checks"
+python3=$BIN/python
+"$python3" - "$WORK" <<'PY'
+import re, subprocess, sys
+from pathlib import Path
+
+work = Path(sys.argv[1])
+sys.path.insert(0, str(work / "slurm" / "tests"))
+from conftest import comparable_results  # noqa: E402
+
+runs = sorted(p.name for p in (work / "slurm" / "results" / "runs").iterdir())
+logs = sorted((work / "slurm" / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+ids = {int(m.group(1)) for p in logs if (m := re.fullmatch(r"(\d+)\.log", p.name))}
+assert len(ids) == len(runs), f"{len(runs)} training runs but SLURM logs of {len(ids)} train jobs"
+for job in ids:
+    info = subprocess.run(["scontrol", "show", "job", str(job)], capture_output=True, text=True).stdout
+    assert "JobState=COMPLETED" in info, f"SLURM job {job}: {info[:200]}"
+slurm, local = comparable_results(work / "slurm"), comparable_results(work / "local")
+assert slurm.keys() == local.keys(), set(slurm) ^ set(local)
+differ = [k for k in slurm if slurm[k] != local[k]]
+assert not differ, f"SLURM and local results differ: {differ}"
+print(f"{len(ids)} training jobs ran as SLURM jobs (ids {min(ids)}-{max(ids)}, all COMPLETED); "
+      f"{len(slurm)} result files equal the local run's")
+PY
+echo "SLURM run of the smoke study: ${slurm_secs} s; whole test: $(( $(date +%s) - start )) s"
+echo "1 passed, 0 failed"

@@ -1,0 +1,75 @@
+"""Failures are loud, early and harmless: bad data, killed jobs, divergence, concurrency."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+from conftest import BIN, ENV, SMOKE, comparable_results, copy_repo, snakemake
+
+pytestmark = pytest.mark.slow
+
+DIVERGING = "h16-8_sgd_lr5_bs64_e12"
+
+
+def test_divergence_is_a_table_row_and_a_curve(smoke_study):
+    table = pd.read_csv(smoke_study / "results" / "tables" / "optimizers.csv")
+    row = table[table["run"] == DIVERGING].iloc[0]
+    assert row["diverged"] == 2 and row["seeds"] == 2
+    assert pd.isna(row["best_val_loss_mean"])
+    assert table.index[table["run"] == DIVERGING][0] == len(table) - 1  # sorted last
+    assert "| 2/2 |" in (smoke_study / "results" / "tables" / "optimizers.md").read_text()
+    metrics = (smoke_study / "results" / "runs" / DIVERGING / "metrics.json").read_text()
+    assert '"diverged_at_epoch"' in metrics and '"seed_0": null' not in metrics
+    assert (smoke_study / "results" / "figures" / "fig08_optimizers_with_sgd.png").stat().st_size > 0
+
+
+def test_a_corrupt_dataset_stops_ingest_with_one_line(smoke_copy):
+    before = (smoke_copy / "results" / "data" / "clean.csv").read_bytes()
+    raw = smoke_copy / "data" / "Concrete_Data.xls"
+    raw.write_bytes(raw.read_bytes()[:4096])
+    proc = snakemake(smoke_copy, *SMOKE, check=False)
+    assert proc.returncode != 0
+    assert f"error: {'data/Concrete_Data.xls'}: not a readable Excel file" in proc.stderr
+    assert (smoke_copy / "results" / "data" / "clean.csv").read_bytes() == before
+
+
+def test_sigkill_mid_training_then_rerun_equals_an_uninterrupted_run(smoke_study, tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    env = {**ENV, "PYTHONPATH": str(repo / "src")}
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), *SMOKE[:1], "1", *SMOKE[2:]],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    runs = repo / "results" / "runs"
+    deadline = time.time() + 120
+    # Kill once a training job is running and at least one has finished.
+    while time.time() < deadline:
+        done = list(runs.glob("*/metrics.json")) if runs.exists() else []
+        started = [d for d in runs.iterdir() if not (d / "metrics.json").exists()] if runs.exists() else []
+        if done and started:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # Nothing half-written has its final name: a run either has all its files or is redone.
+    for run in runs.iterdir():
+        if (run / "metrics.json").exists():
+            assert all((run / f).exists() for f in ("history.csv", "weights.pt", "gradients.csv"))
+    shutil.rmtree(repo / ".snakemake" / "locks", ignore_errors=True)  # as `snakemake --unlock` does
+    snakemake(repo, *SMOKE)
+    assert not list((repo / "results").rglob(".*.tmp*")), "a killed job's temporary file was left"
+    assert comparable_results(repo) == comparable_results(smoke_study)
+
+
+def test_many_cores_give_the_same_results_as_few(smoke_study, tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    snakemake(repo, "--cores", "8", "--configfile", "config/smoke.yaml")
+    assert comparable_results(repo) == comparable_results(smoke_study)
