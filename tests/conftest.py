@@ -27,6 +27,8 @@ def copy_repo(dest: Path) -> Path:
         check=True,
     ).stdout.split("\0")
     for name in filter(None, files):
+        if name.startswith("results/"):
+            continue  # a copy starts with no results
         src = ROOT / name
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

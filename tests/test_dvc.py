@@ -1,5 +1,6 @@
 """The DVC side with the real dvc: repro, status, metrics, params, push and pull, experiments."""
 
+import json
 import subprocess
 
 import pytest
@@ -76,4 +77,15 @@ def test_exp_run_sets_a_param_and_reruns(dvc_repo):
     out = dvc(dvc_repo, "exp", "run", "-S", "config/smoke.yaml:final.importance_repeats=3")
     assert "Running stage 'study'" in out
     assert "importance_repeats: 3" in (dvc_repo / "config" / "smoke.yaml").read_text()
-    assert "final.importance_repeats" in dvc(dvc_repo, "exp", "show", "--no-pager")
+    shown = json.loads(run(dvc_repo, str(BIN / "dvc"), "exp", "show", "--json"))
+    rows = [
+        (
+            exp["data"]["params"]["config/smoke.yaml"]["data"]["final"]["importance_repeats"],
+            exp["data"]["metrics"]["results/final/metrics.json"]["data"]["test_mse"],
+        )
+        for commit in shown
+        for exp in [commit, *[e for ex in commit.get("experiments") or [] for e in ex["revs"]]]
+    ]
+    # The committed study (2 repeats) and the experiment (3), each with its test MSE.
+    assert {repeats for repeats, _ in rows} == {2, 3}
+    assert all(mse > 0 for _, mse in rows)
