@@ -6,6 +6,7 @@ import sys
 from snakemake.utils import min_version
 
 from concrete_study.config import ConfigError, read_yaml, validate
+from concrete_study.data import DataError, check_md5
 from concrete_study.runs import expand_study, resolve
 
 min_version("9.0")
@@ -26,6 +27,10 @@ except ConfigError as exc:
 config.clear()
 config.update(_checked)
 STUDY = expand_study(config)
+try:
+    check_md5(config["data"]["raw"], config["data"]["md5"])
+except DataError as exc:
+    sys.exit(f"data error: {exc}")
 
 # Library modules whose edits change trained numbers; plotting edits only redraw.
 ENGINE_SOURCES = [

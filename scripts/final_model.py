@@ -15,7 +15,7 @@ from concrete_study.final import (
     permutation_importance,
     regression_metrics,
 )
-from concrete_study.io import atomic_path, remove_temporaries, write_json
+from concrete_study.io import atomic_path, remove_temporaries, save_torch, write_json
 from concrete_study.logs import log_to
 from concrete_study.records import write_history
 
@@ -78,8 +78,7 @@ def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, out) 
         out.fit_predictions,
     )
     save_csv(permutation_importance(ensemble, x_test, y_test, repeats), out.importance)
-    with atomic_path(out.model) as tmp:
-        torch.save(bundle(run, seeds, scaler, result, metrics), tmp)
+    save_torch(out.model, bundle(run, seeds, scaler, result, metrics))
     write_json(out.metrics, metrics)
     print(
         f"test MSE ensemble {ens['mse']:.3f} (95% CI {lo:.2f}-{hi:.2f}), "

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from concrete_study.engine import train
-from concrete_study.io import atomic_path, remove_temporaries, write_json
+from concrete_study.io import remove_temporaries, save_torch, write_json
 from concrete_study.logs import log_to
 from concrete_study.model import linear_layer_names
 from concrete_study.records import write_gradients, write_history, write_val_predictions
@@ -24,8 +24,7 @@ def main(arrays: str, out, run: dict, seeds: list[int], device: str, threads: in
     write_history(out.history, result, seeds)
     write_gradients(out.gradients, result.grad_last_epoch, linear_layer_names(run["hidden"]), seeds)
     write_val_predictions(out.predictions, result.val_predictions, y_val, seeds)
-    with atomic_path(out.weights) as tmp:
-        torch.save({f"seed_{s}": sd for s, sd in zip(seeds, result.state_dicts, strict=True)}, tmp)
+    save_torch(out.weights, {f"seed_{s}": sd for s, sd in zip(seeds, result.state_dicts, strict=True)})
     # metrics.json last: its presence marks a finished job.
     write_json(
         out.metrics,

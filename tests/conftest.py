@@ -48,6 +48,16 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
+def _drop_md_column(text: str, name: str) -> str:
+    lines, col = [], None
+    for line in text.splitlines():
+        cells = line.split("|")
+        if col is None and name in [c.strip() for c in cells]:
+            col = [c.strip() for c in cells].index(name)
+        lines.append("|".join(c for i, c in enumerate(cells) if i != col) if line.startswith("|") else line)
+    return "\n".join(lines)
+
+
 def comparable_results(repo):
     """Every result file's content, less what measures time (which differs run to run)."""
     out = {}
@@ -58,6 +68,8 @@ def comparable_results(repo):
         if path.suffix == ".csv":
             frame = pd.read_csv(path)
             out[rel] = frame.drop(columns=["time_sec", "train_time_sec"], errors="ignore").to_csv()
+        elif path.suffix == ".md" and "train_time_sec" in path.read_text():
+            out[rel] = _drop_md_column(path.read_text(), "train_time_sec")
         elif path.name == "metrics.json":
             text = path.read_text().splitlines()
             out[rel] = "\n".join(line for line in text if "time_sec" not in line)

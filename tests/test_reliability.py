@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import BIN, ENV, SMOKE, comparable_results, copy_repo, snakemake
 
 pytestmark = pytest.mark.slow
@@ -27,14 +28,22 @@ def test_divergence_is_a_table_row_and_a_curve(smoke_study):
     assert (smoke_study / "results" / "figures" / "fig08_optimizers_with_sgd.png").stat().st_size > 0
 
 
-def test_a_corrupt_dataset_stops_ingest_with_one_line(smoke_copy):
-    before = (smoke_copy / "results" / "data" / "clean.csv").read_bytes()
+def test_a_corrupt_dataset_is_refused_before_any_job(smoke_copy):
+    before = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
     raw = smoke_copy / "data" / "Concrete_Data.xls"
     raw.write_bytes(raw.read_bytes()[:4096])
     proc = snakemake(smoke_copy, *SMOKE, check=False)
     assert proc.returncode != 0
-    assert f"error: {'data/Concrete_Data.xls'}: not a readable Excel file" in proc.stderr
-    assert (smoke_copy / "results" / "data" / "clean.csv").read_bytes() == before
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("data error: data/Concrete_Data.xls: md5 ")
+    assert {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()} == before
+    # With the md5 check off, ingest's own validation names the problem in one line.
+    config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
+    config["data"] = {"md5": None}
+    (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(smoke_copy, *SMOKE, check=False)
+    assert proc.returncode != 0
+    assert "error: data/Concrete_Data.xls: not a readable Excel file" in proc.stderr
 
 
 def test_sigkill_mid_training_then_rerun_equals_an_uninterrupted_run(smoke_study, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -95,6 +96,20 @@ def validate_table(table: pd.DataFrame, source: str, columns: list[str] = COLUMN
         row = int(np.flatnonzero(out["age"] <= 0)[0])
         raise DataError(f"{source}: column 'age' row {row + 1}: age must be > 0 days")
     return out
+
+
+def check_md5(path: str | Path, expected: str | None) -> None:
+    """Refuse a raw file whose content is not the expected one (before any job replaces results)."""
+    path = Path(path)
+    if expected is None or not path.is_file():
+        return
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise DataError(
+            f"{path}: md5 {digest}, expected {expected} (config key 'data.md5'): the file is not "
+            "the study's dataset; restore it with `dvc checkout data.dvc` or `dvc pull`, or set "
+            "data.md5 to null to use another file"
+        )
 
 
 def read_clean(path: str | Path) -> pd.DataFrame:

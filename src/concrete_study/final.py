@@ -130,8 +130,10 @@ def load_model(path: str | Path) -> tuple[dict, Ensemble]:
     try:
         data = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise ModelFileError(f"{path}: refused, not a safe model file ({first})") from None
+        # torch's message is a paragraph; its "WeightsUnpickler error:" line names the cause.
+        lines = [ln.strip() for ln in str(exc).splitlines() if "Unpickler error" in ln]
+        cause = lines[0] if lines else "unsafe or unreadable content"
+        raise ModelFileError(f"{path}: refused, not a safe model file ({cause})") from None
     except Exception as exc:
         raise ModelFileError(f"{path}: not a model file ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
