@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from concrete_study.data import FEATURES, DataError
+from concrete_study.data import FEATURES
+from concrete_study.errors import DataError, ModelFileError
 
 
 def predict(model: str, mixtures: str, output: str | None) -> None:
@@ -45,8 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", "-o", help="write CSV here instead of standard output")
     p.add_argument("mixtures", help="CSV of mixtures")
     args = parser.parse_args(argv)
-    from concrete_study.final import ModelFileError
-
     try:
         predict(args.model, args.mixtures, args.output)
     except (DataError, ModelFileError) as exc:

@@ -12,11 +12,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from concrete_study.errors import ConfigError
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
-
-
-class ConfigError(ValueError):
-    """The config is not a valid study."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from concrete_study.errors import DataError
+
 # The original header text (double spaces and the trailing space included) -> short name.
 RAW_COLUMNS = {
     "Cement (component 1)(kg in a m^3 mixture)": "cement",
@@ -36,10 +38,6 @@ FEATURES = [
 TARGET = "strength"
 COLUMNS = [*FEATURES, TARGET]
 UNITS = {name: "kg/m³" for name in FEATURES[:7]} | {"age": "days", "strength": "MPa"}
-
-
-class DataError(ValueError):
-    """The dataset (or a table of mixtures) is not what the study expects."""
 
 
 def read_raw(path: str | Path) -> pd.DataFrame:

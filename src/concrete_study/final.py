@@ -12,13 +12,10 @@ import torch
 
 from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
 from concrete_study.engine import TrainResult, train
+from concrete_study.errors import ModelFileError
 from concrete_study.model import build_mlp
 
 MODEL_FORMAT = "concrete-study-model/1"
-
-
-class ModelFileError(ValueError):
-    """A model file that is not a concrete-study model, or not safe to load."""
 
 
 def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -8,11 +8,10 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from concrete_study.config import ConfigError
-from concrete_study.data import DataError
+from concrete_study.errors import ConfigError, DataError, ModelFileError
 
 # Errors whose message is already the whole story; anything else keeps its traceback in the log.
-EXPECTED = (ConfigError, DataError, FileNotFoundError, RuntimeError, ValueError)
+EXPECTED = (ConfigError, DataError, ModelFileError, FileNotFoundError, RuntimeError, ValueError)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from concrete_study.errors import ConfigError
+
 RUN_KEYS = (
     "hidden",
     "optimizer",
@@ -129,8 +131,6 @@ def resolve(config: dict, overrides: dict | None = None, base: str = "default") 
 
 def expand_study(config: dict) -> Study:
     """Expand every experiment (and the runs the figures name) into runs and jobs."""
-    from concrete_study.config import ConfigError
-
     study = Study()
     for name, experiment in config["experiments"].items():
         base = BUILTIN_BASE | config["bases"][experiment.get("base", "default")]
