@@ -34,7 +34,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
   if [ -f "$WORK/slurm.conf.orig" ]; then cp "$WORK/slurm.conf.orig" "$CONF"; else rm -f "$CONF"; fi
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -74,13 +74,13 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
 [ -f /etc/munge/munge.key ] || mungekey --create --keyfile /etc/munge/munge.key
-chown -R munge:munge /etc/munge /run/munge 2>/dev/null || true
-munged --force --pid-file "$WORK/munged.pid" --socket "$WORK/munge.socket" 2>/dev/null \
-  || munged --force
-# munged daemonises: find it by its pid file, or by name as the newest munged.
-sleep 1
-MUNGE_PID=$(cat "$WORK/munged.pid" 2>/dev/null || pgrep -n munged)
-PIDS+=("$MUNGE_PID")
+# SLURM's auth plugin talks to munged on its default socket, /run/munge/munge.socket.2.
+if ! pgrep -x munged >/dev/null; then
+  munged --force --pid-file "$WORK/munged.pid"
+  for _ in $(seq 50); do [ -f "$WORK/munged.pid" ] && break; sleep 0.1; done
+  PIDS+=("$(cat "$WORK/munged.pid")")
+fi
+munge -n | unmunge >/dev/null || { echo "munge does not work" >&2; exit 1; }
 slurmctld -D >/dev/null 2>&1 &
 PIDS+=($!)
 slurmd -D >/dev/null 2>&1 &
@@ -120,9 +120,9 @@ sys.path.insert(0, str(work / "slurm" / "tests"))
 from conftest import comparable_results  # noqa: E402
 
 runs = sorted(p.name for p in (work / "slurm" / "results" / "runs").iterdir())
-logs = sorted((work / "slurm" / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
-ids = {int(m.group(1)) for p in logs if (m := re.fullmatch(r"(\d+)\.log", p.name))}
-assert len(ids) == len(runs), f"{len(runs)} training runs but SLURM logs of {len(ids)} train jobs"
+log = (work / "slurm-run.log").read_text()
+ids = {int(i) for i in re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/rule_train/", log)}
+assert len(ids) == len(runs), f"{len(runs)} training runs but {len(ids)} train jobs submitted to SLURM"
 for job in ids:
     info = subprocess.run(["scontrol", "show", "job", str(job)], capture_output=True, text=True).stdout
     assert "JobState=COMPLETED" in info, f"SLURM job {job}: {info[:200]}"
