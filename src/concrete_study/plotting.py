@@ -170,6 +170,16 @@ def gradient_bars(gradients: pd.DataFrame, path, title: str, log: bool = False) 
         ax.set_xlabel("layer")
     if log:
         ax.set_yscale("log")
+        zero = int((stats["max"] == 0).sum())
+        if zero:
+            ax.text(
+                0.01,
+                0.97,
+                f"{zero} layers with zero gradient in every seed (no bar)",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=8,
+            )
     ax.set(ylabel="mean |gradient|, last epoch", title=title)
     _save(fig, path)
 
