@@ -211,7 +211,7 @@ def predicted_vs_true(panels: list[tuple[str, np.ndarray, np.ndarray]], path, ti
     fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 4.6), squeeze=False)
     for ax, (label, true, pred) in zip(axes[0], panels, strict=True):
         lo = float(min(true.min(), np.nanmin(pred), 0))
-        hi = float(max(true.max(), np.nanmax(pred)))
+        hi = float(max(true.max(), np.nanmax(pred))) * 1.04  # room for the points on the edge
         ax.scatter(true, pred, s=10, alpha=0.6, color=COLOURS[0])
         ax.plot([lo, hi], [lo, hi], color="crimson", lw=1, label="predicted = true")
         mse = float(np.mean((pred - true) ** 2))
