@@ -62,6 +62,17 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     dvc(repo, "pull")
     assert {p: p.read_bytes() for p in (model, raw)} == before
 
+    # Another clone of the repository gets the same model and data from the remote.
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "reproduced")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    dvc(clone, "remote", "add", "--local", "-d", "scratch", str(remote))
+    dvc(clone, "pull")
+    assert (clone / "results/final/model.pt").read_bytes() == before[model]
+    assert (clone / "data/Concrete_Data.xls").read_bytes() == before[raw]
+    assert "up to date" in dvc(clone, "status")
+
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     config["final"]["importance_repeats"] = 3
     (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))

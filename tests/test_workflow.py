@@ -1,12 +1,16 @@
 """End to end: the real snakemake on the smoke study, its outputs and its incremental reruns."""
 
 import json
+import re
+import subprocess
+import sys
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMOKE, planned_jobs, snakemake
+from conftest import RAW, SMOKE, copy_repo, planned_jobs, snakemake
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -130,3 +134,43 @@ def test_engine_edit_retrains_and_plotting_edit_only_redraws(smoke_copy):
     jobs = planned_jobs(smoke_copy)
     trained = len(list((smoke_copy / "results" / "runs").iterdir()))
     assert jobs["train"] == trained and jobs["final_model"] == 1
+
+
+def test_full_config_plans_every_job(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    out = snakemake(repo, "--cores", "2", "-n").stdout
+    assert re.search(r"^train\s+40$", out, re.M), out[-2000:]
+    assert re.search(r"^final_model\s+1$", out, re.M)
+
+
+def test_download_rule_fetches_checks_and_validates_the_archive(tmp_path):
+    """Without the raw file, the workflow downloads the archive (here from a local server)."""
+    repo = copy_repo(tmp_path / "repo")
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "concrete.zip", "w") as zf:
+        zf.write(RAW, "Concrete_Data.xls")
+    (repo / "data" / "Concrete_Data.xls").unlink()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(served)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(re.search(r"port (\d+)", server.stdout.readline()).group(1))
+        config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+        config["data"] = {"url": f"http://127.0.0.1:{port}/concrete.zip"}
+        (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+        snakemake(repo, "results/data/clean.csv", *SMOKE)
+        assert (repo / "data" / "Concrete_Data.xls").read_bytes() == RAW.read_bytes()
+        assert (repo / "results" / "data" / "clean.csv").exists()
+        # A file with the wrong content never lands under its final name.
+        (repo / "data" / "Concrete_Data.xls").unlink()
+        with zipfile.ZipFile(served / "concrete.zip", "w") as zf:
+            zf.writestr("Concrete_Data.xls", b"not the dataset")
+        proc = snakemake(repo, "data/Concrete_Data.xls", *SMOKE, check=False)
+        assert proc.returncode != 0 and "Concrete_Data.xls has md5" in proc.stderr
+        assert not (repo / "data" / "Concrete_Data.xls").exists()
+    finally:
+        server.terminate()
+        server.wait()
