@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from concrete_study.io import atomic_path, read_json, write_text
+from concrete_study.io import read_json, write_csv, write_text
 from concrete_study.logs import log_to
 from concrete_study.tables import experiment_table, table_markdown
 
@@ -14,8 +14,7 @@ def main(histories, metrics, runs, job_of, title, csv_out, md_out) -> None:
         by_job[path.split("/")[-2]] = pd.read_csv(path)
     parameters = {path.split("/")[-2]: read_json(path)["parameters"] for path in metrics}
     table = experiment_table(runs, job_of, by_job, parameters)
-    with atomic_path(csv_out) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(csv_out, table)
     write_text(md_out, table_markdown(table, title))
 
 

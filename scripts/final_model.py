@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from concrete_study.data import FEATURES, TARGET, baselines, read_clean, read_split
@@ -15,14 +14,9 @@ from concrete_study.final import (
     permutation_importance,
     regression_metrics,
 )
-from concrete_study.io import atomic_path, remove_temporaries, save_torch, write_json
+from concrete_study.io import remove_temporaries, save_torch, write_csv, write_json
 from concrete_study.logs import log_to
 from concrete_study.records import write_history
-
-
-def save_csv(frame: pd.DataFrame, path: str) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
 
 
 def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, out) -> None:
@@ -69,15 +63,15 @@ def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, out) 
         "bootstrap_resamples": n_boot,
     }
     write_history(out.history, result, seeds)
-    save_csv(
-        test.assign(predicted=mean, **{f"seed_{s}": per_seed[r] for r, s in enumerate(seeds)}),
+    write_csv(
         out.test_predictions,
+        test.assign(predicted=mean, **{f"seed_{s}": per_seed[r] for r, s in enumerate(seeds)}),
     )
-    save_csv(
-        table.iloc[np.concatenate([split["train"], split["val"]])].assign(predicted=fit_pred),
+    write_csv(
         out.fit_predictions,
+        table.iloc[np.concatenate([split["train"], split["val"]])].assign(predicted=fit_pred),
     )
-    save_csv(permutation_importance(ensemble, x_test, y_test, repeats), out.importance)
+    write_csv(out.importance, permutation_importance(ensemble, x_test, y_test, repeats))
     save_torch(out.model, bundle(run, seeds, scaler, result, metrics))
     write_json(out.metrics, metrics)
     print(

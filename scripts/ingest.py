@@ -1,14 +1,13 @@
 """Ingest: the original .xls to a tidy CSV with short column names, validated."""
 
 from concrete_study.data import read_raw
-from concrete_study.io import atomic_path
+from concrete_study.io import write_csv
 from concrete_study.logs import log_to
 
 
 def main(raw: str, clean: str) -> None:
     table = read_raw(raw)
-    with atomic_path(clean) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(clean, table)
     print(f"{raw}: {len(table)} rows, {table.shape[1]} columns -> {clean}")
 
 

@@ -1,7 +1,7 @@
 """Parameter counts: analytic sum((in+1)*out) against the built model, per architecture."""
 
 from concrete_study.data import FEATURES
-from concrete_study.io import atomic_path, write_text
+from concrete_study.io import write_csv, write_text
 from concrete_study.logs import log_to
 from concrete_study.tables import parameter_table
 
@@ -10,8 +10,7 @@ def main(hidden_list, csv_out, md_out) -> None:
     table = parameter_table(hidden_list, len(FEATURES))
     if not table["match"].all():
         raise ValueError(f"parameter counts disagree: {table[~table['match']].to_dict('records')}")
-    with atomic_path(csv_out) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(csv_out, table)
     lines = [
         "# Parameter count per architecture",
         "",

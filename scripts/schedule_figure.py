@@ -3,7 +3,7 @@
 import pandas as pd
 
 from concrete_study import plotting
-from concrete_study.io import atomic_path
+from concrete_study.io import write_csv
 from concrete_study.logs import log_to
 from concrete_study.runs import run_id
 
@@ -18,8 +18,7 @@ def main(histories, runs, job_of, png, data) -> None:
         if rid == run_id(run):
             schedules.append((rid, lr["lr"].to_numpy()))
     plotting.learning_rate_schedules(schedules, png)
-    with atomic_path(data) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False)
+    write_csv(data, pd.DataFrame(rows))
 
 
 with log_to(snakemake.log[0]):

@@ -14,7 +14,7 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
     import pandas as pd
 
     from concrete_study.final import load_model, predict_table
-    from concrete_study.io import atomic_path
+    from concrete_study.io import write_csv
 
     _, ensemble = load_model(model)
     path = Path(mixtures)
@@ -26,8 +26,7 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
         raise DataError(f"{mixtures}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     scored = predict_table(ensemble, frame, source=mixtures)
     if output:
-        with atomic_path(output) as tmp:
-            scored.to_csv(tmp, index=False)
+        write_csv(output, scored)
     else:
         scored.to_csv(sys.stdout, index=False)
 

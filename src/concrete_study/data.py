@@ -49,13 +49,19 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         raw = pd.read_excel(path, engine="calamine")
     except Exception as exc:  # calamine raises several types for corrupt files
         raise DataError(f"{path}: not a readable Excel file ({exc.__class__.__name__})") from None
-    missing = [c for c in RAW_COLUMNS if c not in raw.columns]
-    if missing:
-        raise DataError(f"{path}: missing column {missing[0]!r} (expected the 9 UCI columns)")
-    extra = [c for c in raw.columns if c not in RAW_COLUMNS]
-    if extra:
-        raise DataError(f"{path}: unexpected column {extra[0]!r}")
+    _check_columns(list(raw.columns), list(RAW_COLUMNS), str(path))
     return validate_table(raw.rename(columns=RAW_COLUMNS)[COLUMNS], source=str(path))
+
+
+def _check_columns(present: list[str], expected: list[str], source: str) -> None:
+    """Exactly the expected columns: name the first missing or unexpected one."""
+    wanted = ", ".join(repr(c) for c in expected)
+    missing = [c for c in expected if c not in present]
+    if missing:
+        raise DataError(f"{source}: missing column {missing[0]!r} (expected {wanted})")
+    extra = [c for c in present if c not in expected]
+    if extra:
+        raise DataError(f"{source}: unexpected column {extra[0]!r} (expected {wanted})")
 
 
 def validate_table(table: pd.DataFrame, source: str, columns: list[str] = COLUMNS) -> pd.DataFrame:
@@ -63,12 +69,7 @@ def validate_table(table: pd.DataFrame, source: str, columns: list[str] = COLUMN
 
     Returns the table as float64 in the order of `columns`; raises DataError naming `source`.
     """
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise DataError(f"{source}: missing column {missing[0]!r} (expected {', '.join(columns)})")
-    extra = [c for c in table.columns if c not in columns]
-    if extra:
-        raise DataError(f"{source}: unexpected column {extra[0]!r} (expected {', '.join(columns)})")
+    _check_columns(list(table.columns), columns, source)
     if len(table) == 0:
         raise DataError(f"{source}: no data rows")
     out = pd.DataFrame(index=range(len(table)))

@@ -67,5 +67,11 @@ def write_json(path: str | Path, data) -> None:
     write_text(path, json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
+def write_csv(path: str | Path, frame) -> None:
+    """A pandas DataFrame as CSV, without its index."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
 def read_json(path: str | Path):
     return json.loads(Path(path).read_text())
