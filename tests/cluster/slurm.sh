@@ -37,6 +37,7 @@ cleanup() {
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "== installing slurm-wlm and munge"
