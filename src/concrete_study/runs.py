@@ -67,8 +67,8 @@ def _num(x: float) -> str:
 
 
 def hidden_slug(hidden: list[int]) -> str:
-    """[128, 64] -> '128-64'; [32]*8 -> '32x8'."""
-    if len(hidden) > 2 and len(set(hidden)) == 1:
+    """[128, 64] -> '128-64'; [128]*4 -> '128-128-128-128'; [32]*8 -> '32x8'."""
+    if len(hidden) > 4 and len(set(hidden)) == 1:
         return f"{hidden[0]}x{len(hidden)}"
     return "-".join(str(w) for w in hidden)
 
