@@ -1,5 +1,6 @@
 """Task 6 and the predict command: metrics, the model file, safe loading, clear errors."""
 
+import io
 import json
 import pickle
 import subprocess
@@ -112,3 +113,16 @@ def test_regression_metrics_and_bootstrap():
     noise = rng.normal(size=500)
     lo, hi = bootstrap_mse_interval(y, y + noise, n=500)
     assert lo < np.mean(noise**2) < hi and hi - lo < 0.5
+
+
+def test_predict_reads_standard_input(smoke_study):
+    clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(3)
+    proc = subprocess.run(
+        [str(BIN / "concrete-study"), "predict", "--model", str(smoke_study / "results/final/model.pt"), "-"],
+        input=clean.drop(columns=["strength"]).to_csv(index=False),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_csv(io.StringIO(proc.stdout))
+    assert len(scored) == 3 and scored["predicted_strength_mpa"].between(0, 150).all()

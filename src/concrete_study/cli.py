@@ -17,11 +17,11 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
     from concrete_study.io import write_csv
 
     _, ensemble = load_model(model)
-    path = Path(mixtures)
-    if not path.is_file():
+    source = sys.stdin if mixtures == "-" else Path(mixtures)
+    if source is not sys.stdin and not source.exists():
         raise DataError(f"{mixtures}: file not found")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(source)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{mixtures}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     scored = predict_table(ensemble, frame, source=mixtures)
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--model", default="results/final/model.pt", help="final model file")
     p.add_argument("--output", "-o", help="write CSV here instead of standard output")
-    p.add_argument("mixtures", help="CSV of mixtures")
+    p.add_argument("mixtures", help="CSV of mixtures, or - for standard input")
     args = parser.parse_args(argv)
     try:
         predict(args.model, args.mixtures, args.output)
