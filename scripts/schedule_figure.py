@@ -6,10 +6,11 @@ from concrete_study import plotting
 from concrete_study.io import write_csv
 from concrete_study.logs import log_to
 from concrete_study.runs import run_id
+from concrete_study.tables import read_histories
 
 
 def main(histories, runs, job_of, png, data) -> None:
-    by_job = {path.split("/")[-2]: pd.read_csv(path) for path in histories}
+    by_job = read_histories(histories)
     rows, schedules = [], []
     for rid, run in sorted(runs.items()):
         h = by_job[job_of[rid]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -10,6 +12,11 @@ from concrete_study.records import run_rows
 from concrete_study.runs import hidden_slug
 
 METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
+
+
+def read_histories(paths) -> dict[str, pd.DataFrame]:
+    """Each results/runs/<job>/history.csv, keyed by its job id (the folder's name)."""
+    return {Path(p).parent.name: pd.read_csv(p) for p in paths}
 
 
 def experiment_table(
