@@ -35,8 +35,7 @@ data: setup
 	fi
 
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/snakemake --lint
+	$(BIN)/python -m pytest -q tests/test_lint.py
 
 report: setup
 	$(BIN)/snakemake --report report.html

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from concrete_study.data import FEATURES, Standardiser, read_raw, scaled_arrays, split_indices
 from concrete_study.engine import train
 from concrete_study.model import initial_mlp
-from concrete_study.runs import BUILTIN_BASE, canonical
+from concrete_study.runs import Run
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "Concrete_Data.xls"
 
@@ -29,11 +29,11 @@ RAW = Path(__file__).resolve().parents[1] / "data" / "Concrete_Data.xls"
 def reference(run, seed, a, device) -> tuple[float, float]:
     """One seed, trained the way the original study did. Returns (seconds, best val MSE)."""
     start = time.perf_counter()
-    model = initial_mlp(len(FEATURES), run["hidden"], seed).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=run["lr"])
+    model = initial_mlp(len(FEATURES), run.hidden, seed).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=run.lr)
     loader = DataLoader(
         TensorDataset(torch.tensor(a["X_train"]), torch.tensor(a["y_train"]).unsqueeze(1)),
-        batch_size=run["batch_size"],
+        batch_size=run.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
     )
@@ -41,7 +41,7 @@ def reference(run, seed, a, device) -> tuple[float, float]:
     yv = torch.tensor(a["y_val"], device=device).unsqueeze(1)
     loss_fn = nn.MSELoss()
     best = float("inf")
-    for _ in range(run["epochs"]):
+    for _ in range(run.epochs):
         model.train()
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
@@ -64,7 +64,7 @@ def compare(name, run, seeds, a, device) -> None:
     result = train(run, seeds, a["X_train"], a["y_train"], a["X_val"], a["y_val"], device=device)
     eng_time = (time.perf_counter() - start) / len(seeds)
     eng_best = np.nanmin(result.val_mse, axis=0)
-    print(f"\n{name}: {run['epochs']} epochs, {len(seeds)} seeds, device {result.device}")
+    print(f"\n{name}: {run.epochs} epochs, {len(seeds)} seeds, device {result.device}")
     for label, t, best in (("reference", ref_time, ref_best), ("engine", eng_time, eng_best)):
         print(f"  {label:10} {t:8.3f} s/model   best val MSE {best.mean():7.2f} ± {best.std(ddof=1):.2f}")
     print(f"  speed-up   {ref_time / eng_time:8.2f} x")
@@ -91,12 +91,12 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} thread(s)")
     compare(
         "[128, 64] Adam lr 1e-2 batch 64",
-        canonical(BUILTIN_BASE | {"epochs": args.epochs}),
+        Run(epochs=args.epochs),
         seeds,
         a,
         args.device,
     )
-    deep = canonical(BUILTIN_BASE | {"hidden": [32] * 128, "epochs": args.deep_epochs})
+    deep = Run(hidden=[32] * 128, epochs=args.deep_epochs)
     compare("128 x 32 (deep) Adam lr 1e-2 batch 64", deep, seeds, a, args.device)
 
 

@@ -1,50 +1,51 @@
 # Tables: one per experiment (Figures 4, 6 and 10 of the original) and the parameter count.
 
+
 localrules:
     experiment_table,
     parameter_table,
 
 
 rule experiment_table:
-    conda:
-        "../environment.yml"
     input:
-        histories=lambda wc: expand("results/runs/{job}/history.csv", job=_jobs_of(wc.experiment)),
-        metrics=lambda wc: expand("results/runs/{job}/metrics.json", job=_jobs_of(wc.experiment)),
+        histories=lambda wc: run_files("history", STUDY.experiments[wc.experiment]),
+        metrics=lambda wc: run_files("metrics", STUDY.experiments[wc.experiment]),
+        code=code("experiment_table"),
     output:
-        csv=report(
+        csv=captioned(
             "results/tables/{experiment}.csv",
-            caption="../report/experiment_table.rst",
-            category="2-3 Training sweeps",
+            "experiment_table",
+            "2-3 Training sweeps",
             subcategory="{experiment}",
         ),
         md="results/tables/{experiment}.md",
-    params:
-        runs=lambda wc: {r: STUDY.runs[r] for r in STUDY.experiments[wc.experiment]},
-        job_of=lambda wc: {r: STUDY.job_of[r] for r in STUDY.experiments[wc.experiment]},
-        title=lambda wc: config["experiments"][wc.experiment].get("title", wc.experiment),
     log:
         "results/logs/tables/{experiment}.log",
+    params:
+        jobs=lambda wc: STUDY.jobs_of(STUDY.experiments[wc.experiment]),  # the order of the inputs
+        runs=lambda wc: {r: STUDY.runs[r].params() for r in STUDY.experiments[wc.experiment]},
+        job_of=lambda wc: {r: STUDY.job_of[r] for r in STUDY.experiments[wc.experiment]},
+        title=lambda wc: config["experiments"][wc.experiment].get("title", wc.experiment),
     script:
-        "../scripts/experiment_table.py"
+        script_path("experiment_table")
 
 
 rule parameter_table:
-    conda:
-        "../environment.yml"
+    input:
+        code=code("parameter_table"),
     output:
-        csv=report(
+        csv=captioned(
             "results/tables/parameter_count.csv",
-            caption="../report/parameter_count.rst",
-            category="2-3 Training sweeps",
+            "parameter_count",
+            "2-3 Training sweeps",
         ),
         md="results/tables/parameter_count.md",
-    params:
-        hidden=[
-            list(h)
-            for h in sorted({tuple(r["hidden"]) for r in STUDY.runs.values()}, key=lambda h: (len(h), h))
-        ],
     log:
         "results/logs/tables/parameter_count.log",
+    params:
+        hidden=[list(h) for h in sorted({r.hidden for r in STUDY.runs.values()}, key=lambda h: (len(h), h))],
     script:
-        "../scripts/parameter_table.py"
+        script_path("parameter_table")
+
+
+TABLES = expand(rules.experiment_table.output, experiment=STUDY.experiments) + rules.parameter_table.output

@@ -1,5 +1,6 @@
 # Task 1.1 and 1.3: the raw file, a clean table, its summary, the split, the scaler, baselines.
 
+
 localrules:
     ingest,
     inspect_data,
@@ -13,89 +14,82 @@ localrules:
 if not os.path.exists(config["data"]["raw"]):
 
     rule download_data:
-        conda:
-            "../environment.yml"
         output:
             raw=config["data"]["raw"],
+        log:
+            "results/logs/download_data.log",
         params:
             url=config["data"]["url"],
             md5=config["data"]["md5"],
-        log:
-            "results/logs/download_data.log",
         script:
-            "../scripts/download_data.py"
+            script_path("download_data")
 
 
 rule ingest:
-    conda:
-        "../environment.yml"
     input:
         raw=config["data"]["raw"],
+        code=code("ingest"),
     output:
         clean="results/data/clean.csv",
     log:
         "results/logs/ingest.log",
     script:
-        "../scripts/ingest.py"
+        script_path("ingest")
 
 
 rule inspect_data:
-    conda:
-        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
+        code=code("inspect_data"),
     output:
         json="results/data/summary.json",
-        md=report("results/data/summary.md", caption="../report/summary.rst", category="1 Data"),
+        md=captioned("results/data/summary.md", "summary", "1 Data"),
     log:
         "results/logs/inspect_data.log",
     script:
-        "../scripts/inspect_data.py"
+        script_path("inspect_data")
 
 
 rule split:
-    conda:
-        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
+        code=code("split"),
     output:
         train="results/data/split/train.txt",
         val="results/data/split/val.txt",
         test="results/data/split/test.txt",
+    log:
+        "results/logs/split.log",
     params:
         seed=config["split"]["seed"],
         fractions={k: float(config["split"][k]) for k in ("train", "val", "test")},
-    log:
-        "results/logs/split.log",
     script:
-        "../scripts/split.py"
+        script_path("split")
 
 
 rule scale:
-    conda:
-        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
         train=rules.split.output.train,
         val=rules.split.output.val,
         test=rules.split.output.test,
+        code=code("scale"),
     output:
         scaler="results/data/scaler.json",
         arrays="results/data/scaled.npz",
     log:
         "results/logs/scale.log",
     script:
-        "../scripts/scale.py"
+        script_path("scale")
 
 
 rule baselines:
-    conda:
-        "../environment.yml"
     input:
         arrays=rules.scale.output.arrays,
+        code=code("baselines"),
     output:
         json="results/data/baselines.json",
     log:
         "results/logs/baselines.log",
     script:
-        "../scripts/baselines.py"
+        script_path("baselines")

@@ -1,5 +1,6 @@
 # Figures 1-19 of the study, drawn from recorded results (Figure 20 is in final.smk).
 
+
 localrules:
     data_figures,
     learning_curves,
@@ -12,169 +13,167 @@ localrules:
     depth_prediction_figure,
 
 
-FIGURES = [
-    "results/figures/fig01_cement_histogram.png",
-    "results/figures/fig02_input_boxplots.png",
-    "results/figures/fig03_cement_strength_hist2d.png",
-    "results/figures/fig05_learning_curves.png",
-    "results/figures/fig07_optimizers.png",
-    "results/figures/fig08_optimizers_with_sgd.png",
-    "results/figures/fig11_initial_weight_histograms.png",
-    "results/figures/fig12_trained_weight_heatmaps.png",
-    "results/figures/fig13_untrained_weight_heatmaps.png",
-    "results/figures/fig14_gradients_per_layer.png",
-]
-# Figure 9 needs an experiment named `schedulers`; the depth figures one named `depth`.
-if "schedulers" in STUDY.experiments:
-    FIGURES.append("results/figures/fig09_learning_rate_schedules.png")
-if DEPTH_JOBS:
-    FIGURES += expand(
-        "results/figures/depth_gradients_{depth}_layers.png", depth=config["figures"]["depth_gradients"]
-    )
-    FIGURES += expand(
-        "results/figures/depth_predictions_{depth}_layers.png", depth=config["figures"]["depth_predictions"]
-    )
-    FIGURES.append("results/figures/depth_first_layer_gradient.png")
+INSPECTED = STUDY.figures["inspected"][0]
+SWEEPS = "2-3 Training sweeps"
 
 
 rule data_figures:
-    conda:
-        "../environment.yml"
     input:
         clean=rules.ingest.output.clean,
+        code=code("data_figures"),
     output:
-        hist=report("results/figures/fig01_cement_histogram.png", caption="../report/fig01.rst", category="1 Data"),
-        box=report("results/figures/fig02_input_boxplots.png", caption="../report/fig02.rst", category="1 Data"),
-        hist2d=report("results/figures/fig03_cement_strength_hist2d.png", caption="../report/fig03.rst", category="1 Data"),
+        hist=captioned(figure("fig01_cement_histogram"), "fig01", "1 Data"),
+        box=captioned(figure("fig02_input_boxplots"), "fig02", "1 Data"),
+        hist2d=captioned(figure("fig03_cement_strength_hist2d"), "fig03", "1 Data"),
     log:
         "results/logs/figures/data_figures.log",
     script:
-        "../scripts/data_figures.py"
+        script_path("data_figures")
 
 
 rule learning_curves:
-    conda:
-        "../environment.yml"
     input:
-        histories=_histories(STUDY.figures["learning_curves"]),
+        histories=figure_runs("learning_curves")[1],
         baselines=rules.baselines.output.json,
+        code=code("curve_figure"),
     output:
-        png=report("results/figures/fig05_learning_curves.png", caption="../report/fig05.rst", category="2-3 Training sweeps"),
+        png=captioned(figure("fig05_learning_curves"), "fig05", SWEEPS),
+    log:
+        "results/logs/figures/learning_curves.log",
     params:
-        runs=_curves("learning_curves"),
+        runs=figure_runs("learning_curves")[0],
         label_keys=["hidden"],
         drop_sgd=False,
         title="Learning curves of three architectures",
-    log:
-        "results/logs/figures/learning_curves.log",
     script:
-        "../scripts/curve_figure.py"
+        script_path("curve_figure")
 
 
 use rule learning_curves as optimizer_curves with:
     input:
-        histories=_histories(STUDY.figures["optimizer_curves"]),
+        histories=figure_runs("optimizer_curves")[1],
         baselines=rules.baselines.output.json,
+        code=code("curve_figure"),
     output:
-        png=report("results/figures/fig07_optimizers.png", caption="../report/fig07.rst", category="2-3 Training sweeps"),
-        with_sgd=report("results/figures/fig08_optimizers_with_sgd.png", caption="../report/fig08.rst", category="2-3 Training sweeps"),
+        png=captioned(figure("fig07_optimizers"), "fig07", SWEEPS),
+        with_sgd=captioned(figure("fig08_optimizers_with_sgd"), "fig08", SWEEPS),
+    log:
+        "results/logs/figures/optimizer_curves.log",
     params:
-        runs=_curves("optimizer_curves"),
+        runs=figure_runs("optimizer_curves")[0],
         label_keys=["optimizer", "momentum", "lr"],
         drop_sgd=True,
         title="Optimizers",
-    log:
-        "results/logs/figures/optimizer_curves.log",
 
 
 rule schedule_figure:
-    conda:
-        "../environment.yml"
     input:
-        histories=lambda wc: expand(
-            "results/runs/{job}/history.csv", job=_jobs_of("schedulers")
-        ),
+        histories=run_files("history", STUDY.experiments.get("schedulers", [])),
+        code=code("schedule_figure"),
     output:
-        png=report("results/figures/fig09_learning_rate_schedules.png", caption="../report/fig09.rst", category="2-3 Training sweeps"),
+        png=captioned(figure("fig09_learning_rate_schedules"), "fig09", SWEEPS),
         data="results/figures/fig09_learning_rate_schedules.csv",
-    params:
-        runs=lambda wc: {r: STUDY.runs[r] for r in STUDY.experiments["schedulers"]},
-        job_of=lambda wc: {r: STUDY.job_of[r] for r in STUDY.experiments["schedulers"]},
     log:
         "results/logs/figures/schedule_figure.log",
+    params:
+        jobs=STUDY.jobs_of(STUDY.experiments.get("schedulers", [])),  # the order of the inputs
+        epochs={r: STUDY.runs[r].epochs for r in STUDY.experiments.get("schedulers", [])},
+        job_of={r: STUDY.job_of[r] for r in STUDY.experiments.get("schedulers", [])},
     script:
-        "../scripts/schedule_figure.py"
+        script_path("schedule_figure")
 
 
 rule weight_figures:
-    conda:
-        "../environment.yml"
     input:
-        weights=f"results/runs/{INSPECTED_JOB}/weights.pt",
+        weights=job_file("weights", STUDY.job_of[INSPECTED]),
+        code=code("weight_figures"),
     output:
-        init_hist=report("results/figures/fig11_initial_weight_histograms.png", caption="../report/fig11.rst", category="4 Weights"),
-        trained=report("results/figures/fig12_trained_weight_heatmaps.png", caption="../report/fig12.rst", category="4 Weights"),
-        untrained=report("results/figures/fig13_untrained_weight_heatmaps.png", caption="../report/fig13.rst", category="4 Weights"),
-    params:
-        run=STUDY.jobs[INSPECTED_JOB],
-        seed=0,
+        init_hist=captioned(figure("fig11_initial_weight_histograms"), "fig11", "4 Weights"),
+        trained=captioned(figure("fig12_trained_weight_heatmaps"), "fig12", "4 Weights"),
+        untrained=captioned(figure("fig13_untrained_weight_heatmaps"), "fig13", "4 Weights"),
     log:
         "results/logs/figures/weight_figures.log",
+    params:
+        hidden=STUDY.runs[INSPECTED].params()["hidden"],
+        seed=SEEDS[0],
     script:
-        "../scripts/weight_figures.py"
+        script_path("weight_figures")
 
 
 rule gradient_figure:
-    conda:
-        "../environment.yml"
     input:
-        gradients=f"results/runs/{INSPECTED_JOB}/gradients.csv",
+        gradients=job_file("gradients", STUDY.job_of[INSPECTED]),
+        code=code("gradient_figure"),
     output:
-        png=report("results/figures/fig14_gradients_per_layer.png", caption="../report/fig14.rst", category="5 Gradients"),
-    params:
-        title=f"Mean |gradient| per layer, last epoch ({INSPECTED_JOB})",
-        log_scale=False,
+        png=captioned(figure("fig14_gradients_per_layer"), "fig14", "5 Gradients"),
     log:
         "results/logs/figures/gradient_figure.log",
+    params:
+        title=f"Mean |gradient| per layer, last epoch ({STUDY.job_of[INSPECTED]})",
+        log_scale=False,
     script:
-        "../scripts/gradient_figure.py"
+        script_path("gradient_figure")
 
 
 use rule gradient_figure as depth_gradient_figure with:
     input:
-        gradients=lambda wc: f"results/runs/{_depth_job(int(wc.depth))}/gradients.csv",
+        gradients=lambda wc: job_file("gradients", depth_job(int(wc.depth))),
+        code=code("gradient_figure"),
     output:
-        png=report("results/figures/depth_gradients_{depth}_layers.png", caption="../report/depth_gradients.rst", category="5 Gradients"),
+        png=captioned(figure("depth_gradients_{depth}_layers"), "depth_gradients", "5 Gradients"),
+    log:
+        "results/logs/figures/depth_gradients_{depth}.log",
     params:
         title=lambda wc: f"Mean |gradient| per layer, {wc.depth} hidden layers of width {config['figures']['depth_width']}",
         log_scale=True,
-    log:
-        "results/logs/figures/depth_gradients_{depth}.log",
 
 
 rule depth_first_layer_figure:
-    conda:
-        "../environment.yml"
     input:
-        gradients=[f"results/runs/{j}/gradients.csv" for j in sorted(set(DEPTH_JOBS.values()))],
+        gradients=run_files("gradients", STUDY.experiments.get("depth", [])),
+        code=code("depth_first_layer_figure"),
     output:
-        png=report("results/figures/depth_first_layer_gradient.png", caption="../report/depth_first_layer.rst", category="5 Gradients"),
+        png=captioned(figure("depth_first_layer_gradient"), "depth_first_layer", "5 Gradients"),
     log:
         "results/logs/figures/depth_first_layer.log",
     script:
-        "../scripts/depth_first_layer_figure.py"
+        script_path("depth_first_layer_figure")
 
 
 rule depth_prediction_figure:
-    conda:
-        "../environment.yml"
     input:
-        predictions=lambda wc: f"results/runs/{_depth_job(int(wc.depth))}/val_predictions.csv",
+        predictions=lambda wc: job_file("predictions", depth_job(int(wc.depth))),
+        code=code("depth_prediction_figure"),
     output:
-        png=report("results/figures/depth_predictions_{depth}_layers.png", caption="../report/depth_predictions.rst", category="5 Gradients"),
-    params:
-        title=lambda wc: f"{wc.depth} hidden layers of width {config['figures']['depth_width']}: validation set",
+        png=captioned(
+            figure("depth_predictions_{depth}_layers"),
+            "depth_predictions",
+            "5 Gradients",
+        ),
     log:
         "results/logs/figures/depth_predictions_{depth}.log",
+    params:
+        seed=SEEDS[0],
+        title=lambda wc: f"{wc.depth} hidden layers of width {config['figures']['depth_width']}: validation set",
     script:
-        "../scripts/depth_prediction_figure.py"
+        script_path("depth_prediction_figure")
+
+
+# Every figure, from the rules' own outputs. Figure 9 needs an experiment named `schedulers`;
+# the depth figures one named `depth`.
+FIGURES = [
+    *rules.data_figures.output,
+    *rules.learning_curves.output,
+    *rules.optimizer_curves.output,
+    *rules.weight_figures.output,
+    *rules.gradient_figure.output,
+]
+if "schedulers" in STUDY.experiments:
+    FIGURES += rules.schedule_figure.output
+if "depth" in STUDY.experiments:
+    FIGURES += expand(rules.depth_gradient_figure.output, depth=config["figures"]["depth_gradients"])
+    FIGURES += expand(
+        rules.depth_prediction_figure.output,
+        depth=config["figures"]["depth_predictions"],
+    )
+    FIGURES += rules.depth_first_layer_figure.output

@@ -2,30 +2,28 @@
 
 
 rule train:
-    conda:
-        "../environment.yml"
     input:
         arrays=rules.scale.output.arrays,
-        code=ENGINE_SOURCES,
+        code=code("train"),
     output:
         history="results/runs/{job}/history.csv",
         gradients="results/runs/{job}/gradients.csv",
         predictions="results/runs/{job}/val_predictions.csv",
         weights="results/runs/{job}/weights.pt",
         metrics="results/runs/{job}/metrics.json",
-    params:
-        run=lambda wc: STUDY.jobs[wc.job],
-        seeds=list(range(config["seeds"])),
-        device=config["device"],
-    threads: lambda wc: config["deep_threads"] if _is_deep(wc) else config["threads"]
-    resources:
-        mem_mb=600,
-        runtime=lambda wc: 30 if _is_deep(wc) else 10,
-    # The deep nets are the longest jobs: start them first.
-    priority: lambda wc: 10 if _is_deep(wc) else 0
     log:
         "results/logs/train/{job}.log",
     benchmark:
         "results/benchmarks/train/{job}.tsv"
+    # The deep nets are the longest jobs: start them first.
+    priority: lambda wc: 10 if is_deep(wc) else 0
+    threads: lambda wc: config["deep_threads"] if is_deep(wc) else config["threads"]
+    resources:
+        mem_mb=600,
+        runtime=lambda wc: 30 if is_deep(wc) else 10,
+    params:
+        run=lambda wc: STUDY.jobs[wc.job].params(),
+        seeds=SEEDS,
+        device=config["device"],
     script:
-        "../scripts/train.py"
+        script_path("train")

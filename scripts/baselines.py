@@ -3,7 +3,7 @@
 import numpy as np
 
 from concrete_study.data import baselines
-from concrete_study.io import write_json
+from concrete_study.files import write_json
 from concrete_study.logs import log_to
 
 

@@ -3,35 +3,37 @@
 import pandas as pd
 
 from concrete_study import plotting
-from concrete_study.io import read_json
+from concrete_study.files import read_json
 from concrete_study.logs import log_to
-from concrete_study.runs import hidden_slug
+from concrete_study.records import run_history
+from concrete_study.runs import Run, hidden_slug
 
 
-def label(run: dict, keys: list[str]) -> str:
+def label(run: Run, keys: list[str]) -> str:
+    """The legend entry of a run: the hyperparameters that tell the figure's curves apart."""
     parts = []
     for key in keys:
         if key == "hidden":
-            parts.append(f"[{hidden_slug(run['hidden'])}]")
-        elif key == "momentum" and "momentum" in run:
-            parts.append(f"μ={run['momentum']:g}")
+            parts.append(f"[{hidden_slug(run.hidden)}]")
+        elif key == "momentum":
+            parts += [f"μ={run.momentum:g}"] if run.optimizer == "sgd_momentum" else []
         elif key == "lr":
-            parts.append(f"lr={run['lr']:g}")
-        elif key in run and key != "momentum":
-            parts.append(str(run[key]))
+            parts.append(f"lr={run.lr:g}")
+        else:
+            parts.append(str(getattr(run, key)))
     return " ".join(parts)
 
 
 def main(histories, baselines, runs, label_keys, drop_sgd, title, out) -> None:
     baseline = read_json(baselines)["mean_mse_val"]
     curves = [
-        (label(run, label_keys), pd.read_csv(path), run["epochs"])
-        for run, path in zip(runs.values(), histories, strict=True)
+        (label(run, label_keys), run_history(pd.read_csv(path), run.epochs))
+        for run, path in zip(runs, histories, strict=True)
     ]
     if not drop_sgd:
         plotting.learning_curves(curves, baseline, out.png, title)
     else:
-        plain = [c for c, run in zip(curves, runs.values(), strict=True) if run["optimizer"] != "sgd"]
+        plain = [c for c, run in zip(curves, runs, strict=True) if run.optimizer != "sgd"]
         plotting.learning_curves(plain, baseline, out.png, f"{title} without plain SGD")
         plotting.learning_curves(curves, baseline, out.with_sgd, f"{title} including plain SGD")
 
@@ -40,7 +42,7 @@ with log_to(snakemake.log[0]):
     main(
         snakemake.input.histories,
         snakemake.input.baselines,
-        snakemake.params.runs,
+        [Run(**run) for run in snakemake.params.runs],
         snakemake.params.label_keys,
         snakemake.params.drop_sgd,
         snakemake.params.title,

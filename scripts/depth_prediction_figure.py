@@ -4,13 +4,14 @@ import pandas as pd
 
 from concrete_study import plotting
 from concrete_study.logs import log_to
+from concrete_study.records import seed_key
 
 
-def main(predictions: str, png: str, title: str) -> None:
+def main(predictions: str, seed: int, png: str, title: str) -> None:
     p = pd.read_csv(predictions)
-    seed = [c for c in p.columns if c.startswith("seed_")][0]
-    plotting.predicted_vs_true([(f"{seed}", p["true"].to_numpy(), p[seed].to_numpy())], png, title)
+    column = seed_key(seed)
+    plotting.predicted_vs_true([(column, p["true"].to_numpy(), p[column].to_numpy())], png, title)
 
 
 with log_to(snakemake.log[0]):
-    main(snakemake.input.predictions, snakemake.output.png, snakemake.params.title)
+    main(snakemake.input.predictions, snakemake.params.seed, snakemake.output.png, snakemake.params.title)

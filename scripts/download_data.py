@@ -6,7 +6,7 @@ import urllib.request
 import zipfile
 
 from concrete_study.data import DataError, read_raw
-from concrete_study.io import atomic_path
+from concrete_study.files import atomic_path
 from concrete_study.logs import log_to
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from concrete_study import plotting
-from concrete_study.io import read_json
+from concrete_study.files import read_json
 from concrete_study.logs import log_to
 
 

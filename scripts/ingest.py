@@ -1,7 +1,7 @@
 """Ingest: the original .xls to a tidy CSV with short column names, validated."""
 
 from concrete_study.data import read_raw
-from concrete_study.io import write_csv
+from concrete_study.files import write_csv
 from concrete_study.logs import log_to
 
 

@@ -1,7 +1,7 @@
 """Inspect: rows, duplicates, per-column ranges and target statistics as JSON and Markdown."""
 
 from concrete_study.data import read_clean, summarize, summary_markdown
-from concrete_study.io import write_json, write_text
+from concrete_study.files import write_json, write_text
 from concrete_study.logs import log_to
 
 

@@ -1,7 +1,7 @@
 """Parameter counts: analytic sum((in+1)*out) against the built model, per architecture."""
 
 from concrete_study.data import FEATURES
-from concrete_study.io import write_csv, write_text
+from concrete_study.files import write_csv, write_text
 from concrete_study.logs import log_to
 from concrete_study.tables import parameter_table
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from concrete_study.data import FEATURES, Standardiser, read_clean, read_split, scaled_arrays
-from concrete_study.io import atomic_path
+from concrete_study.files import atomic_path
 from concrete_study.logs import log_to
 
 

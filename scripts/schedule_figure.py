@@ -3,21 +3,19 @@
 import pandas as pd
 
 from concrete_study import plotting
-from concrete_study.io import write_csv
+from concrete_study.files import write_csv
 from concrete_study.logs import log_to
-from concrete_study.runs import run_id
-from concrete_study.tables import read_histories
+from concrete_study.records import read_histories, run_history
 
 
-def main(histories, runs, job_of, png, data) -> None:
-    by_job = read_histories(histories)
+def main(histories, jobs, epochs, job_of, png, data) -> None:
+    by_job = read_histories(histories, jobs)
     rows, schedules = [], []
-    for rid, run in sorted(runs.items()):
-        h = by_job[job_of[rid]]
-        lr = h[(h["seed"] == h["seed"].min()) & (h["epoch"] <= run["epochs"])].sort_values("epoch")
+    for rid in sorted(epochs):
+        h = run_history(by_job[job_of[rid]], epochs[rid])
+        lr = h[h["seed"] == h["seed"].min()]  # the schedule is the same for every seed
         rows += [{"run": rid, "epoch": e, "lr": v} for e, v in zip(lr["epoch"], lr["lr"], strict=True)]
-        if rid == run_id(run):
-            schedules.append((rid, lr["lr"].to_numpy()))
+        schedules.append((rid, lr["lr"].to_numpy()))
     plotting.learning_rate_schedules(schedules, png)
     write_csv(data, pd.DataFrame(rows))
 
@@ -25,7 +23,8 @@ def main(histories, runs, job_of, png, data) -> None:
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.histories,
-        snakemake.params.runs,
+        snakemake.params.jobs,
+        snakemake.params.epochs,
         snakemake.params.job_of,
         snakemake.output.png,
         snakemake.output.data,

@@ -1,7 +1,7 @@
 """Split: seeded train/val/test row indices, one index file per part."""
 
 from concrete_study.data import read_clean, split_indices
-from concrete_study.io import write_text
+from concrete_study.files import write_text
 from concrete_study.logs import log_to
 
 

@@ -1,51 +1,37 @@
 """Train one job: every seed of one configuration, stacked in one process."""
 
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from concrete_study.engine import train
-from concrete_study.io import remove_temporaries, save_torch, write_json
+from concrete_study.files import remove_temporaries, save_torch, write_json
 from concrete_study.logs import log_to
 from concrete_study.model import linear_layer_names
-from concrete_study.records import write_gradients, write_history, write_val_predictions
+from concrete_study.records import (
+    job_metrics,
+    seed_key,
+    write_gradients,
+    write_history,
+    write_val_predictions,
+)
+from concrete_study.runs import Run
 
 
-def main(arrays: str, out, run: dict, seeds: list[int], device: str, threads: int) -> None:
+def main(arrays: str, out, run: Run, seeds: list[int], device: str, threads: int) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.metrics).parent)
-    print(f"run {json.dumps(run)} seeds {seeds} threads {threads}")
+    print(f"run {json.dumps(run.params())} seeds {seeds} threads {threads}")
     with np.load(arrays) as npz:
         x_train, y_train, x_val, y_val = (npz[k] for k in ("X_train", "y_train", "X_val", "y_val"))
     result = train(run, seeds, x_train, y_train, x_val, y_val, device=device)
     write_history(out.history, result, seeds)
-    write_gradients(out.gradients, result.grad_last_epoch, linear_layer_names(run["hidden"]), seeds)
+    write_gradients(out.gradients, result.grad_last_epoch, linear_layer_names(run.hidden), seeds)
     write_val_predictions(out.predictions, result.val_predictions, y_val, seeds)
-    save_torch(out.weights, {f"seed_{s}": sd for s, sd in zip(seeds, result.state_dicts, strict=True)})
-    # metrics.json last: its presence marks a finished job.
-    write_json(
-        out.metrics,
-        {
-            "run": run,
-            "seeds": seeds,
-            "parameters": result.parameters,
-            "device": result.device,
-            "threads": threads,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "train_time_sec": float(result.time_sec[-1]),
-            "diverged_at_epoch": {f"seed_{s}": d for s, d in zip(seeds, result.diverged_at, strict=True)},
-            "best_val_mse": {
-                f"seed_{s}": float(np.nanmin(result.val_mse[:, r]))
-                if not np.isnan(result.val_mse[:, r]).all()
-                else None
-                for r, s in enumerate(seeds)
-            },
-        },
-    )
+    save_torch(out.weights, {seed_key(s): sd for s, sd in zip(seeds, result.state_dicts, strict=True)})
+    write_json(out.metrics, job_metrics(result, run, seeds, threads))  # last: marks a finished job
     print(f"done in {result.time_sec[-1]:.1f} s on {result.device}")
 
 
@@ -53,7 +39,7 @@ with log_to(snakemake.log[0]):
     main(
         snakemake.input.arrays,
         snakemake.output,
-        snakemake.params.run,
+        Run(**snakemake.params.run),
         snakemake.params.seeds,
         snakemake.params.device,
         snakemake.threads,

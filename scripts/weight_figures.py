@@ -7,13 +7,14 @@ from concrete_study import plotting
 from concrete_study.data import FEATURES
 from concrete_study.logs import log_to
 from concrete_study.model import initial_mlp, linear_layer_names, state_dict_keys
+from concrete_study.records import seed_key
 
 
-def main(weights: str, run: dict, seed: int, out) -> None:
-    trained = torch.load(weights, weights_only=True)[f"seed_{seed}"]
-    untrained = initial_mlp(len(FEATURES), run["hidden"], seed).state_dict()
-    names = linear_layer_names(run["hidden"])
-    keys = [w for w, _ in state_dict_keys(run["hidden"])]
+def main(weights: str, hidden: list[int], seed: int, out) -> None:
+    trained = torch.load(weights, weights_only=True)[seed_key(seed)]
+    untrained = initial_mlp(len(FEATURES), hidden, seed).state_dict()
+    names = linear_layer_names(hidden)
+    keys = [w for w, _ in state_dict_keys(hidden)]
     before = [(n, untrained[k].numpy()) for n, k in zip(names, keys, strict=True)]
     after = [(n, trained[k].numpy()) for n, k in zip(names, keys, strict=True)]
     plotting.weight_histograms(
@@ -30,4 +31,4 @@ def main(weights: str, run: dict, seed: int, out) -> None:
 
 
 with log_to(snakemake.log[0]):
-    main(snakemake.input.weights, snakemake.params.run, snakemake.params.seed, snakemake.output)
+    main(snakemake.input.weights, snakemake.params.hidden, snakemake.params.seed, snakemake.output)

@@ -11,7 +11,9 @@ import pytest
 import torch
 from conftest import BIN
 
-from concrete_study.final import ModelFileError, bootstrap_mse_interval, load_model, regression_metrics
+from concrete_study.errors import ModelFileError
+from concrete_study.evaluation import bootstrap_mse_interval, regression_metrics
+from concrete_study.model_file import load_model
 
 pytestmark = pytest.mark.slow
 

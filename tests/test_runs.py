@@ -1,28 +1,46 @@
 """Experiments expand to runs with readable ids; epoch variants share one job."""
 
+import pytest
 from conftest import ROOT
 
 from concrete_study.config import load
-from concrete_study.runs import BUILTIN_BASE, canonical, expand_study, grid_runs, run_id
+from concrete_study.errors import ConfigError
+from concrete_study.runs import Run, expand_study, grid_runs
 
 
 def test_run_ids_are_readable_and_canonical():
-    run = canonical(BUILTIN_BASE)
-    assert run_id(run) == "h128-64_adam_lr0.01_bs64_e300"
-    assert "momentum" not in run and "step_size" not in run
-    sgdm = canonical(BUILTIN_BASE | {"optimizer": "sgd_momentum", "momentum": 0.9, "lr": 2e-3})
-    assert run_id(sgdm) == "h128-64_sgdm0.9_lr0.002_bs64_e300"
-    step = canonical(BUILTIN_BASE | {"scheduler": "step", "lr": 1, "epochs": 10})
-    assert run_id(step) == "h128-64_adam_lr1_step10-0.5_bs64_e10"
-    assert isinstance(step["lr"], float)
-    assert run_id(canonical(BUILTIN_BASE | {"hidden": [32] * 128})).startswith("h32x128_")
+    run = Run()
+    assert run.id == "h128-64_adam_lr0.01_bs64_e300"
+    assert "momentum" not in run.params() and "step_size" not in run.params()
+    sgdm = Run(optimizer="sgd_momentum", momentum=0.9, lr=2e-3)
+    assert sgdm.id == "h128-64_sgdm0.9_lr0.002_bs64_e300"
+    step = Run(scheduler="step", lr=1, epochs=10)
+    assert step.id == "h128-64_adam_lr1_step10-0.5_bs64_e10"
+    assert isinstance(step.params()["lr"], float) and step.params()["hidden"] == [128, 64]
+    assert Run(hidden=[32] * 128).id.startswith("h32x128_")
+    # Keys the optimizer or scheduler ignores do not make two equal trainings differ.
+    assert Run(momentum=0.5, gamma=0.1) == Run() and Run(**Run().params()) == Run()
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"optimizer": "rmsprop"}, "optimizer 'rmsprop' is not one of"),
+        ({"optimizer": "sgd_momentum"}, "needs 0 < momentum < 1, got 0"),
+        ({"scheduler": "step", "gamma": 0.0}, "scheduler step needs"),
+        ({"hidden": []}, "hidden must list"),
+    ],
+)
+def test_a_run_that_cannot_train_is_refused(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        Run(**kw)
 
 
 def test_grid_is_a_cartesian_product_and_width_depth_build_hidden():
-    runs = grid_runs(BUILTIN_BASE, {"hidden": [[8], [8, 8]], "epochs": [1, 2, 3]})
+    runs = grid_runs({}, {"hidden": [[8], [8, 8]], "epochs": [1, 2, 3]})
     assert len(runs) == 6
-    deep = grid_runs(BUILTIN_BASE, {"width": [32], "depth": [1, 4]})
-    assert [r["hidden"] for r in deep] == [[32], [32, 32, 32, 32]]
+    deep = grid_runs({}, {"width": [32], "depth": [1, 4]})
+    assert [r.hidden for r in deep] == [(32,), (32, 32, 32, 32)]
 
 
 def test_full_study_shares_runs_and_merges_epoch_variants():
@@ -40,6 +58,6 @@ def test_full_study_shares_runs_and_merges_epoch_variants():
     assert cos and all(study.job_of[r] == r for r in cos)
     # Every run maps to a job that trains at least its epochs with otherwise equal params.
     for rid, job in study.job_of.items():
-        a, b = dict(study.runs[rid]), dict(study.jobs[job])
-        assert a.pop("epochs") <= b.pop("epochs") and a == b
+        run, trained = study.runs[rid], study.jobs[job]
+        assert run.epochs <= trained.epochs and run.with_epochs(trained.epochs) == trained
     assert len(study.jobs) < len(study.runs)

@@ -10,10 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import RAW, SMOKE, copy_repo, planned_jobs, snakemake
+from conftest import RAW, ROOT, SMOKE, copy_repo, planned_jobs, snakemake
 from PIL import Image
 
+from concrete_study.config import load
+from concrete_study.runs import expand_study
+
 pytestmark = pytest.mark.slow
+
+
+def smoke_config() -> dict:
+    return load(ROOT / "config" / "smoke.yaml")
+
+
+def smoke_study_plan():
+    return expand_study(smoke_config())
 
 
 def test_data_outputs(smoke_study):
@@ -67,7 +78,9 @@ def test_every_figure_is_a_real_picture(smoke_study):
         "feature_importance.png",
     ):
         assert expected in names
-    assert len(figures) == 18
+    figs = smoke_config()["figures"]
+    # Figures 1-3, 5, 7, 8, 9, 11-14, 20 and importance; one per depth shown; first-layer gradients.
+    assert len(figures) == 13 + len(figs["depth_gradients"]) + len(figs["depth_predictions"]) + 1
     for f in figures:
         img = np.asarray(Image.open(f).convert("L"), dtype=float)
         assert img.shape[0] >= 300 and img.shape[1] >= 500, f.name
@@ -125,21 +138,64 @@ def test_adding_an_architecture_trains_only_the_new_one(smoke_copy):
     assert "Nothing to be done" in snakemake(smoke_copy, *SMOKE, "-n").stdout
 
 
-def test_engine_edit_retrains_and_plotting_edit_only_redraws(smoke_copy):
-    plotting = smoke_copy / "src" / "concrete_study" / "plotting.py"
-    plotting.write_text(plotting.read_text() + "\n# a cosmetic edit\n")
-    assert "train" not in planned_jobs(smoke_copy)
-    engine = smoke_copy / "src" / "concrete_study" / "engine.py"
-    engine.write_text(engine.read_text() + "\n# an engine edit\n")
+FIGURE_RULES = {
+    "data_figures",
+    "learning_curves",
+    "optimizer_curves",
+    "schedule_figure",
+    "weight_figures",
+    "gradient_figure",
+    "depth_gradient_figure",
+    "depth_first_layer_figure",
+    "depth_prediction_figure",
+    "final_figures",
+}
+DATA_RULES = {"ingest", "inspect_data", "split", "scale", "baselines"}
+
+
+def edit(repo, module):
+    path = repo / "src" / "concrete_study" / f"{module}.py"
+    path.write_text(path.read_text() + "\n# an edit\n")
+
+
+def test_plotting_edit_redraws_every_figure_and_trains_nothing(smoke_copy):
+    edit(smoke_copy, "plotting")
+    assert set(planned_jobs(smoke_copy)) == FIGURE_RULES | {"all"}
+
+
+def test_tables_edit_rebuilds_the_tables_only(smoke_copy):
+    edit(smoke_copy, "tables")
     jobs = planned_jobs(smoke_copy)
-    trained = len(list((smoke_copy / "results" / "runs").iterdir()))
-    assert jobs["train"] == trained and jobs["final_model"] == 1
+    assert set(jobs) == {"experiment_table", "parameter_table", "all"}
+    assert jobs["experiment_table"] == len(smoke_config()["experiments"])
+
+
+def test_engine_edit_retrains_every_job_and_what_reads_them(smoke_copy):
+    edit(smoke_copy, "engine")
+    jobs = planned_jobs(smoke_copy)
+    assert jobs["train"] == len(smoke_study_plan().jobs) and jobs["final_model"] == 1
+    assert not set(jobs) & (DATA_RULES | {"data_figures", "parameter_table"})
+    assert set(jobs) == set(planned_jobs(smoke_copy, "--forceall")) - DATA_RULES - {
+        "data_figures",
+        "parameter_table",
+    }
+
+
+def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
+    edit(smoke_copy, "data")
+    assert planned_jobs(smoke_copy) == planned_jobs(smoke_copy, "--forceall")
+
+
+def test_evaluation_edit_reruns_the_final_model_only(smoke_copy):
+    edit(smoke_copy, "evaluation")
+    assert set(planned_jobs(smoke_copy)) == {"final_model", "final_figures", "all"}
 
 
 def test_full_config_plans_every_job(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     out = snakemake(repo, "--cores", "2", "-n").stdout
-    assert re.search(r"^train\s+40$", out, re.M), out[-2000:]
+    jobs = len(expand_study(load(ROOT / "config" / "config.yaml")).jobs)
+    assert re.search(rf"^train\s+{jobs}$", out, re.M), out[-2000:]
     assert re.search(r"^final_model\s+1$", out, re.M)
 
 

@@ -13,8 +13,8 @@ from concrete_study.errors import DataError, ModelFileError
 def predict(model: str, mixtures: str, output: str | None) -> None:
     import pandas as pd
 
-    from concrete_study.final import load_model, predict_table
-    from concrete_study.io import write_csv
+    from concrete_study.files import write_csv
+    from concrete_study.model_file import load_model, predict_table
 
     _, ensemble = load_model(model)
     source = sys.stdin if mixtures == "-" else Path(mixtures)

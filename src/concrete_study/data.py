@@ -221,7 +221,7 @@ class Standardiser:
         return cls(list(d["columns"]), [float(v) for v in d["mean"]], [float(v) for v in d["std"]])
 
     def save(self, path: str | Path) -> None:
-        from concrete_study.io import write_text
+        from concrete_study.files import write_text
 
         write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 

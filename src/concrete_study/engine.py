@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from concrete_study.model import initial_mlp, state_dict_keys
+from concrete_study.runs import Run
 
 # A seed's batches are drawn from its own generator, offset from the initialisation seed.
 SHUFFLE_SEED_OFFSET = 1_000_003
@@ -82,27 +83,27 @@ def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
 
 def _optimizer(flat, run):
     """One element-wise optimizer over the flat buffer; fused: one kernel per step."""
-    if run["optimizer"] == "adam":
-        return torch.optim.Adam([flat], lr=run["lr"], fused=True)
-    if run["optimizer"] == "sgd":
-        return torch.optim.SGD([flat], lr=run["lr"], fused=True)
-    if run["optimizer"] == "sgd_momentum":
-        return torch.optim.SGD([flat], lr=run["lr"], momentum=run["momentum"], fused=True)
-    raise ValueError(f"unknown optimizer {run['optimizer']!r}")
+    if run.optimizer == "adam":
+        return torch.optim.Adam([flat], lr=run.lr, fused=True)
+    if run.optimizer == "sgd":
+        return torch.optim.SGD([flat], lr=run.lr, fused=True)
+    if run.optimizer == "sgd_momentum":
+        return torch.optim.SGD([flat], lr=run.lr, momentum=run.momentum, fused=True)
+    raise ValueError(f"unknown optimizer {run.optimizer!r}")
 
 
 def _scheduler(optimizer, run):
-    if run["scheduler"] == "none":
+    if run.scheduler == "none":
         return None
-    if run["scheduler"] == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, run["step_size"], run["gamma"])
-    if run["scheduler"] == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=run["epochs"])
-    raise ValueError(f"unknown scheduler {run['scheduler']!r}")
+    if run.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, run.step_size, run.gamma)
+    if run.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=run.epochs)
+    raise ValueError(f"unknown scheduler {run.scheduler!r}")
 
 
 def train(
-    run: dict,
+    run: Run,
     seeds: list[int],
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -115,7 +116,7 @@ def train(
     # Vanishing gradients in deep nets reach float32's subnormal range, where x86 arithmetic is
     # many times slower; flushed to zero they cost nothing and change nothing that matters.
     torch.set_flush_denormal(True)
-    hidden, epochs, batch = run["hidden"], run["epochs"], run["batch_size"]
+    hidden, epochs, batch = run.hidden, run.epochs, run.batch_size
     n_rows, n_inputs = x_train.shape
     n_rep = len(seeds)
     xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
@@ -123,7 +124,7 @@ def train(
     xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev).expand(n_rep, -1, -1)
     yv = torch.as_tensor(y_val, dtype=torch.float32, device=dev)
     # Optionally learn a standardised target; losses are always reported in MPa^2.
-    y_mean, y_scale = (float(yt.mean()), float(yt.std())) if run["standardize_target"] else (0, 1)
+    y_mean, y_scale = (float(yt.mean()), float(yt.std())) if run.standardize_target else (0, 1)
     yt_fit = (yt - y_mean) / y_scale
 
     flat, params = _stacked_parameters(n_inputs, hidden, seeds, dev)

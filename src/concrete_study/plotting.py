@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from concrete_study.data import FEATURES, TARGET, UNITS  # noqa: E402
-from concrete_study.io import atomic_path  # noqa: E402
+from concrete_study.files import atomic_path  # noqa: E402
 
 STYLE = {
     "figure.dpi": 100,
@@ -83,23 +83,22 @@ def _band(ax, epochs, values, colour, style, label):
     )
 
 
-def _per_seed(history: pd.DataFrame, column: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
-    h = history[history["epoch"] <= epochs]
-    wide = h.pivot(index="epoch", columns="seed", values=column)
+def _per_seed(history: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    wide = history.pivot(index="epoch", columns="seed", values=column)
     return wide.index.to_numpy(), wide.to_numpy()
 
 
-def learning_curves(curves: list[tuple[str, pd.DataFrame, int]], baseline: float, path, title: str) -> None:
+def learning_curves(curves: list[tuple[str, pd.DataFrame]], baseline: float, path, title: str) -> None:
     """Figures 5, 7, 8: train (dashed) and val (solid) MSE per epoch; mean and spread of seeds.
 
-    `curves` holds (label, history of the job, epochs of the run); `baseline` is the
-    mean-predictor's val MSE, drawn as a horizontal line. Log scale: losses span decades.
+    `curves` holds (label, history of the run); `baseline` is the mean-predictor's val MSE,
+    drawn as a horizontal line. Log scale: losses span decades.
     """
     fig, ax = _figure(figsize=(8, 5))
-    for i, (label, history, epochs) in enumerate(curves):
+    for i, (label, history) in enumerate(curves):
         colour = COLOURS[i % len(COLOURS)]
-        x, train = _per_seed(history, "train_mse", epochs)
-        _, val = _per_seed(history, "val_mse", epochs)
+        x, train = _per_seed(history, "train_mse")
+        _, val = _per_seed(history, "val_mse")
         _band(ax, x, train, colour, "--", f"{label} train")
         _band(ax, x, val, colour, "-", f"{label} val")
     ax.axhline(baseline, color="black", lw=1, ls=":", label=f"mean predictor (val) {baseline:.1f}")

@@ -8,13 +8,45 @@ from __future__ import annotations
 
 import csv
 import math
+import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from concrete_study.io import atomic_path
+from concrete_study.files import atomic_path
+
+if TYPE_CHECKING:  # training jobs import this module but not pandas: it costs a second
+    import pandas as pd
 
 HISTORY_COLUMNS = ["epoch", "seed", "train_mse", "val_mse", "lr", "time_sec"]
+
+
+def seed_key(seed: int) -> str:
+    """How a seed is named in every file: weights, predictions, metrics."""
+    return f"seed_{seed}"
+
+
+def job_metrics(result, run, seeds: list[int], threads: int) -> dict:
+    """A training job's metrics.json: the run, its cost and each seed's outcome."""
+    import torch
+
+    best = {}
+    for r, s in enumerate(seeds):
+        val = result.val_mse[:, r]
+        best[seed_key(s)] = None if np.isnan(val).all() else float(np.nanmin(val))
+    return {
+        "run": run.params(),
+        "seeds": seeds,
+        "parameters": result.parameters,
+        "device": result.device,
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "train_time_sec": float(result.time_sec[-1]),
+        "diverged_at_epoch": {seed_key(s): d for s, d in zip(seeds, result.diverged_at, strict=True)},
+        "best_val_mse": best,
+    }
 
 
 def write_history(path: str | Path, result, seeds: list[int]) -> None:
@@ -47,18 +79,32 @@ def write_gradients(path: str | Path, grads: np.ndarray, layer_names, seeds) -> 
 def write_val_predictions(path: str | Path, preds: np.ndarray, y_val: np.ndarray, seeds) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["row", "true", *[f"seed_{s}" for s in seeds]])
+        out.writerow(["row", "true", *[seed_key(s) for s in seeds]])
         for i, y in enumerate(y_val):
             out.writerow([i, repr(float(y)), *[repr(float(p)) for p in preds[:, i]]])
 
 
-def run_rows(history, epochs: int) -> list[dict]:
-    """Per-seed results of a run of `epochs` epochs, from its job's history (a DataFrame)."""
+def read_histories(paths, jobs: list[str]) -> dict[str, pd.DataFrame]:
+    """Each job's history.csv, keyed by the job id given in the same order as the paths."""
+    import pandas as pd
+
+    return {job: pd.read_csv(path) for job, path in zip(jobs, paths, strict=True)}
+
+
+def run_history(history: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    """The history of a run of `epochs` epochs: the first epochs of its job's history, sorted by
+    seed and epoch. Exact for schedules that ignore the total budget (see runs.EPOCH_INDEPENDENT)."""
+    h = history[history["epoch"] <= epochs].sort_values(["seed", "epoch"])
+    short = h.groupby("seed")["epoch"].count()
+    if (short < epochs).any():
+        raise ValueError(f"history has {short.min()} epochs, the run needs {epochs}")
+    return h
+
+
+def run_rows(history: pd.DataFrame, epochs: int) -> list[dict]:
+    """Per-seed results of a run of `epochs` epochs, from its job's history."""
     rows = []
-    for seed, h in history[history["epoch"] <= epochs].groupby("seed", sort=True):
-        h = h.sort_values("epoch")
-        if len(h) < epochs:
-            raise ValueError(f"history has {len(h)} epochs, the run needs {epochs}")
+    for seed, h in run_history(history, epochs).groupby("seed", sort=True):
         diverged = bool(h["val_mse"].isna().any() or h["train_mse"].isna().any())
         val = h["val_mse"].to_numpy()
         rows.append(

@@ -1,103 +1,120 @@
 """From experiments in the config to runs (one resolved set of hyperparameters) and jobs.
 
-A run id is a readable slug of its hyperparameters. A job trains one run for all seeds; runs that
-differ only in epochs and whose schedule does not depend on the total (none, step) share the job
-at the largest budget, their results read from its history.
+A run is a frozen `Run`; its id is a readable slug of its hyperparameters. A job trains one run
+for all seeds; runs that differ only in epochs and whose schedule does not depend on the total
+(none, step) share the job at the largest budget, their results read from its history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
 from concrete_study.errors import ConfigError
 
-RUN_KEYS = (
-    "hidden",
-    "optimizer",
-    "lr",
-    "momentum",
-    "scheduler",
-    "step_size",
-    "gamma",
-    "batch_size",
-    "epochs",
-    "standardize_target",
-)
-BUILTIN_BASE = {
-    "hidden": [128, 64],
-    "optimizer": "adam",
-    "lr": 1.0e-2,
-    "momentum": 0.0,
-    "scheduler": "none",
-    "step_size": 10,
-    "gamma": 0.5,
-    "batch_size": 64,
-    "epochs": 300,
-    "standardize_target": False,
-}
+OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
+SCHEDULERS = ("none", "step", "cosine")
 # Schedules whose learning rate at epoch k does not depend on the total number of epochs.
-EPOCH_INDEPENDENT = {"none", "step"}
-
-
-def canonical(run: dict) -> dict:
-    """Plain types, fixed key order, and no key that the optimizer or scheduler ignores.
-
-    Snakemake compares params between runs: 1 vs 1.0 or a stray momentum would cause reruns.
-    """
-    out = {
-        "hidden": [int(w) for w in run["hidden"]],
-        "optimizer": str(run["optimizer"]),
-        "lr": float(run["lr"]),
-        "scheduler": str(run["scheduler"]),
-        "batch_size": int(run["batch_size"]),
-        "epochs": int(run["epochs"]),
-        "standardize_target": bool(run["standardize_target"]),
-    }
-    if out["optimizer"] == "sgd_momentum":
-        out["momentum"] = float(run["momentum"])
-    if out["scheduler"] == "step":
-        out["step_size"] = int(run["step_size"])
-        out["gamma"] = float(run["gamma"])
-    return {k: out[k] for k in RUN_KEYS if k in out}
+EPOCH_INDEPENDENT = ("none", "step")
 
 
 def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def hidden_slug(hidden: list[int]) -> str:
+def hidden_slug(hidden) -> str:
     """[128, 64] -> '128-64'; [128]*4 -> '128-128-128-128'; [32]*8 -> '32x8'."""
     if len(hidden) > 4 and len(set(hidden)) == 1:
         return f"{hidden[0]}x{len(hidden)}"
     return "-".join(str(w) for w in hidden)
 
 
-def run_id(run: dict) -> str:
-    """A readable slug, for example 'h128-64_adam_lr0.01_bs64_e300'."""
-    parts = [f"h{hidden_slug(run['hidden'])}", run["optimizer"]]
-    if run["optimizer"] == "sgd_momentum":
-        parts[-1] = f"sgdm{_num(run['momentum'])}"
-    parts.append(f"lr{_num(run['lr'])}")
-    if run["scheduler"] == "step":
-        parts.append(f"step{run['step_size']}-{_num(run['gamma'])}")
-    elif run["scheduler"] == "cosine":
-        parts.append("cos")
-    parts.append(f"bs{run['batch_size']}")
-    if run["standardize_target"]:
-        parts.append("ystd")
-    parts.append(f"e{run['epochs']}")
-    return "_".join(parts)
+@dataclass(frozen=True)
+class Run:
+    """One training configuration. The defaults are a fallback: `bases.default` in the config is
+    where a study sets them. Keys that the optimizer or scheduler ignores are reset to their
+    defaults, so two runs that train the same way are equal (and get one id, one job)."""
+
+    hidden: tuple[int, ...] = (128, 64)
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    lr: float = 1.0e-2
+    momentum: float = 0.0  # sgd_momentum only
+    scheduler: str = "none"  # one of SCHEDULERS
+    step_size: int = 10  # step only: StepLR period in epochs
+    gamma: float = 0.5  # step only: StepLR factor
+    batch_size: int = 64
+    epochs: int = 300
+    standardize_target: bool = False
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        put(self, "hidden", tuple(int(w) for w in self.hidden))
+        for name, kind in (("lr", float), ("momentum", float), ("gamma", float), ("step_size", int)):
+            put(self, name, kind(getattr(self, name)))
+        put(self, "batch_size", int(self.batch_size))
+        put(self, "epochs", int(self.epochs))
+        put(self, "standardize_target", bool(self.standardize_target))
+        problem = self._problem()
+        if problem:
+            raise ConfigError(f"run {self.params()}: {problem}")
+        if self.optimizer != "sgd_momentum":
+            put(self, "momentum", Run.momentum)
+        if self.scheduler != "step":
+            put(self, "step_size", Run.step_size)
+            put(self, "gamma", Run.gamma)
+
+    def _problem(self) -> str | None:
+        if self.optimizer not in OPTIMIZERS:
+            return f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}"
+        if self.scheduler not in SCHEDULERS:
+            return f"scheduler {self.scheduler!r} is not one of {list(SCHEDULERS)}"
+        if not self.hidden or min(self.hidden) < 1:
+            return "hidden must list at least one width, each >= 1"
+        if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
+            return "lr must be > 0, batch_size and epochs >= 1"
+        if self.optimizer == "sgd_momentum" and not 0 < self.momentum < 1:
+            return f"optimizer sgd_momentum needs 0 < momentum < 1, got {self.momentum:g}"
+        if self.scheduler == "step" and (self.step_size < 1 or not 0 < self.gamma <= 1):
+            return "scheduler step needs step_size >= 1 and 0 < gamma <= 1"
+        return None
+
+    def params(self) -> dict:
+        """Plain types in a fixed order, without the keys this run ignores: what Snakemake
+        compares between runs (1 vs 1.0 or a stray momentum would cause reruns)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["hidden"] = list(self.hidden)
+        if self.optimizer != "sgd_momentum":
+            del out["momentum"]
+        if self.scheduler != "step":
+            del out["step_size"], out["gamma"]
+        return out
+
+    @property
+    def id(self) -> str:
+        """A readable slug, for example 'h128-64_adam_lr0.01_bs64_e300'."""
+        opt = f"sgdm{_num(self.momentum)}" if self.optimizer == "sgd_momentum" else self.optimizer
+        parts = [f"h{hidden_slug(self.hidden)}", opt, f"lr{_num(self.lr)}"]
+        if self.scheduler == "step":
+            parts.append(f"step{self.step_size}-{_num(self.gamma)}")
+        elif self.scheduler == "cosine":
+            parts.append("cos")
+        parts.append(f"bs{self.batch_size}")
+        if self.standardize_target:
+            parts.append("ystd")
+        parts.append(f"e{self.epochs}")
+        return "_".join(parts)
+
+    def with_epochs(self, epochs: int) -> Run:
+        return dataclasses.replace(self, epochs=epochs)
+
+    def job_key(self) -> Run:
+        """Runs with equal keys are trained by one job: the epochs drop out (all set to 1) where
+        the schedule does not depend on them."""
+        return self.with_epochs(1) if self.scheduler in EPOCH_INDEPENDENT else self
 
 
-def job_key(run: dict) -> tuple:
-    """Runs with equal keys are trained by one job."""
-    if run["scheduler"] in EPOCH_INDEPENDENT:
-        return tuple((k, str(v)) for k, v in run.items() if k != "epochs")
-    return tuple((k, str(v)) for k, v in run.items())
-
-
-def grid_runs(base: dict, grid: dict) -> list[dict]:
+def grid_runs(base: dict, grid: dict) -> list[Run]:
     """The cartesian product of a grid's value lists, each applied over `base`."""
     grid = dict(grid)
     if "width" in grid:
@@ -105,7 +122,7 @@ def grid_runs(base: dict, grid: dict) -> list[dict]:
         grid["hidden"] = [[w] * d for w in widths for d in depths]
     keys = list(grid)
     return [
-        canonical(base | dict(zip(keys, values, strict=True)))
+        Run(**(base | dict(zip(keys, values, strict=True))))
         for values in itertools.product(*(grid[k] for k in keys))
     ]
 
@@ -114,54 +131,59 @@ def grid_runs(base: dict, grid: dict) -> list[dict]:
 class Study:
     """The runs of every experiment and the jobs that train them."""
 
-    runs: dict[str, dict] = field(default_factory=dict)  # run id -> run
+    runs: dict[str, Run] = field(default_factory=dict)  # run id -> run
     experiments: dict[str, list[str]] = field(default_factory=dict)  # name -> run ids
-    jobs: dict[str, dict] = field(default_factory=dict)  # job id -> run it trains
+    jobs: dict[str, Run] = field(default_factory=dict)  # job id -> run it trains
     job_of: dict[str, str] = field(default_factory=dict)  # run id -> job id
     figures: dict[str, list[str]] = field(default_factory=dict)  # figure -> run ids
 
-    def job_for(self, run: dict) -> str:
-        return self.job_of[run_id(run)]
+    def jobs_of(self, run_ids) -> list[str]:
+        """The jobs that train these runs, each once, sorted."""
+        return sorted({self.job_of[r] for r in run_ids})
 
 
-def resolve(config: dict, overrides: dict | None = None, base: str = "default") -> dict:
+def resolve(config: dict, overrides: dict | None = None, base: str = "default") -> Run:
     """A run from a named base of the config plus overrides."""
-    return canonical(BUILTIN_BASE | config["bases"][base] | (overrides or {}))
+    return Run(**(config["bases"][base] | (overrides or {})))
 
 
 def expand_study(config: dict) -> Study:
     """Expand every experiment (and the runs the figures name) into runs and jobs."""
     study = Study()
     for name, experiment in config["experiments"].items():
-        base = BUILTIN_BASE | config["bases"][experiment.get("base", "default")]
+        base = config["bases"][experiment.get("base", "default")]
         ids: set[str] = set()
-        for grid in experiment["grids"]:
-            for run in grid_runs(base, grid):
-                study.runs[run_id(run)] = run
-                ids.add(run_id(run))
+        for i, grid in enumerate(experiment["grids"]):
+            try:
+                runs = grid_runs(base, grid)
+            except ConfigError as exc:
+                raise ConfigError(f"config key 'experiments.{name}.grids[{i}]': {exc}") from None
+            for run in runs:
+                study.runs[run.id] = run
+                ids.add(run.id)
         # Sorted: the order of keys in the config must not change params (and cause reruns).
         study.experiments[name] = sorted(ids)
     figures = config.get("figures", {})
     for fig in ("learning_curves", "optimizer_curves"):
         picked = [resolve(config, o) for o in figures.get(fig, [])]
         for i, run in enumerate(picked):
-            if run_id(run) not in study.runs:
+            if run.id not in study.runs:
                 raise ConfigError(
-                    f"config key 'figures.{fig}[{i}]': run {run_id(run)!r} is in no experiment; "
+                    f"config key 'figures.{fig}[{i}]': run {run.id!r} is in no experiment; "
                     "add it to an experiment's grid"
                 )
-        study.figures[fig] = [run_id(r) for r in picked]
+        study.figures[fig] = [r.id for r in picked]
     if "inspected" in figures:
         # The weights and gradients figure may name a run that no sweep trains.
         run = resolve(config, figures["inspected"])
-        study.runs.setdefault(run_id(run), run)
-        study.figures["inspected"] = [run_id(run)]
+        study.runs.setdefault(run.id, run)
+        study.figures["inspected"] = [run.id]
 
-    groups: dict[tuple, list[str]] = {}
+    groups: dict[Run, list[str]] = {}
     for rid, run in study.runs.items():
-        groups.setdefault(job_key(run), []).append(rid)
+        groups.setdefault(run.job_key(), []).append(rid)
     for members in groups.values():
-        longest = max(members, key=lambda r: study.runs[r]["epochs"])
+        longest = max(members, key=lambda r: study.runs[r].epochs)
         for rid in members:
             study.job_of[rid] = longest
         study.jobs[longest] = study.runs[longest]

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters
 from concrete_study.records import run_rows
-from concrete_study.runs import hidden_slug
+from concrete_study.runs import Run, hidden_slug
 
 METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
 
 
-def read_histories(paths) -> dict[str, pd.DataFrame]:
-    """Each results/runs/<job>/history.csv, keyed by its job id (the folder's name)."""
-    return {Path(p).parent.name: pd.read_csv(p) for p in paths}
-
-
 def experiment_table(
-    runs: dict[str, dict], job_of: dict[str, str], histories: dict, parameters: dict[str, int]
+    runs: dict[str, Run], job_of: dict[str, str], histories: dict, parameters: dict[str, int]
 ) -> pd.DataFrame:
     """One row per run; losses are mean and std over the seeds that did not diverge.
 
@@ -30,17 +23,17 @@ def experiment_table(
     rows = []
     for rid, run in runs.items():
         job = job_of[rid]
-        per_seed = pd.DataFrame(run_rows(histories[job], run["epochs"]))
+        per_seed = pd.DataFrame(run_rows(histories[job], run.epochs))
         ok = per_seed[~per_seed["diverged"]]
         row = {
             "run": rid,
-            "optimizer": run["optimizer"],
-            "scheduler": run["scheduler"],
-            "momentum": run.get("momentum", 0.0),
-            "hidden": hidden_slug(run["hidden"]),
-            "lr": run["lr"],
-            "batch_size": run["batch_size"],
-            "epochs": run["epochs"],
+            "optimizer": run.optimizer,
+            "scheduler": run.scheduler,
+            "momentum": run.momentum,
+            "hidden": hidden_slug(run.hidden),
+            "lr": run.lr,
+            "batch_size": run.batch_size,
+            "epochs": run.epochs,
         }
         for m in METRICS:
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan

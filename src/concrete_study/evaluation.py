@@ -1,0 +1,62 @@
+"""Scoring predictions: regression metrics, a bootstrap interval, permutation importance."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """MSE, RMSE, MAE and R² of predictions in MPa."""
+    err = pred - true
+    mse = float(np.mean(err**2))
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(np.mean(np.abs(err))),
+        "r2": 1.0 - mse / float(np.mean((true - true.mean()) ** 2)),
+    }
+
+
+def bootstrap_mse_interval(
+    true: np.ndarray, pred: np.ndarray, n: int, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the MSE over resampled test rows."""
+    rng = np.random.default_rng(seed)
+    sq = (pred - true) ** 2
+    means = sq[rng.integers(0, len(sq), size=(n, len(sq)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def permutation_importance(
+    predict: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    features: list[str],
+    repeats: int,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Increase of the MSE of `predict` when one input column is shuffled, repeated."""
+    rng = np.random.default_rng(seed)
+    base = float(np.mean((predict(x) - y) ** 2))
+    rows = []
+    for j, name in enumerate(features):
+        increases = []
+        for _ in range(repeats):
+            shuffled = x.copy()
+            shuffled[:, j] = rng.permutation(shuffled[:, j])
+            increases.append(float(np.mean((predict(shuffled) - y) ** 2)) - base)
+        rows.append(
+            {
+                "feature": name,
+                "mse_increase_mean": float(np.mean(increases)),
+                "mse_increase_std": float(np.std(increases, ddof=1)) if repeats > 1 else 0.0,
+                "repeats": repeats,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("mse_increase_mean", ascending=False)

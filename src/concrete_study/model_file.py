@@ -1,0 +1,93 @@
+"""The final model's file: the seed ensemble with its scaler, saved and loaded safely, and used
+to score new mixtures."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
+from concrete_study.errors import ModelFileError
+from concrete_study.model import build_mlp
+
+MODEL_FORMAT = "concrete-study-model/1"
+
+
+class Ensemble:
+    """The seed models of one configuration, averaged; inputs in raw units."""
+
+    def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, dict]):
+        self.hidden = list(hidden)
+        self.scaler = scaler
+        self.state_dicts = state_dicts
+        self.models = {}
+        for name, sd in state_dicts.items():
+            model = build_mlp(len(FEATURES), hidden)
+            model.load_state_dict(sd)
+            model.eval()
+            self.models[name] = model
+
+    def predict_scaled(self, x: np.ndarray) -> np.ndarray:
+        """Predictions of every seed, (seeds, rows), from standardised inputs."""
+        with torch.no_grad():
+            xt = torch.as_tensor(x, dtype=torch.float32)
+            return np.stack([m(xt).squeeze(-1).numpy() for m in self.models.values()])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predict_scaled(self.scaler.transform(frame[FEATURES]))
+
+
+def model_bundle(run: dict, seeds: list[int], ensemble: Ensemble, metrics: dict) -> dict:
+    """Everything needed to predict, in types that torch.load(weights_only=True) accepts."""
+    return {
+        "format": MODEL_FORMAT,
+        "features": list(FEATURES),
+        "target": TARGET,
+        "hidden": ensemble.hidden,
+        "run": dict(run),
+        "seeds": list(seeds),
+        "scaler": ensemble.scaler.to_dict(),
+        "state_dicts": ensemble.state_dicts,
+        "metrics": metrics,
+    }
+
+
+def load_model(path: str | Path) -> tuple[dict, Ensemble]:
+    """Load a model file safely (weights_only=True) and check that it is complete."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        data = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        # torch's message is a paragraph; its "WeightsUnpickler error:" line names the cause.
+        lines = [ln.strip() for ln in str(exc).splitlines() if "Unpickler error" in ln]
+        cause = lines[0] if lines else "unsafe or unreadable content"
+        raise ModelFileError(f"{path}: refused, not a safe model file ({cause})") from None
+    except Exception as exc:
+        raise ModelFileError(f"{path}: not a model file ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path}: not a concrete-study model (expected {MODEL_FORMAT})")
+    if data.get("features") != FEATURES:
+        raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
+    try:
+        ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ModelFileError(f"{path}: damaged model file ({first})") from None
+    return data, ensemble
+
+
+def predict_table(ensemble: Ensemble, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The input rows with the ensemble's predicted strength (mean and std over seeds)."""
+    # A known strength column may stay (to compare); any other extra column is an error.
+    inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
+    pred = ensemble.predict(inputs)
+    out = frame.copy()
+    out["predicted_strength_mpa"] = pred.mean(axis=0)
+    out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
+    return out
