@@ -25,13 +25,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import torch, snakemake, dvc, concrete_study"
 	touch $@
 
-# dvc pull where a remote is configured; otherwise the workflow's download rule fetches the file.
+# The dataset and the benchmark splits (data/, one DVC directory): dvc pull where a remote is
+# configured; then the workflow's download rules fetch whatever is still missing.
 data: setup
-	@if [ ! -f data/Concrete_Data.xls ]; then \
+	@if [ ! -f data/Concrete_Data.xls ] || [ ! -d data/uci_splits ]; then \
 	  if [ -z "$$($(BIN)/dvc remote list)" ] && [ -d "$(SHARED_REMOTE)" ]; then \
 	    $(BIN)/dvc remote add --local -d shared "$(abspath $(SHARED_REMOTE))"; \
 	  fi; \
 	  if [ -n "$$($(BIN)/dvc remote list)" ]; then $(BIN)/dvc pull --quiet data.dvc; fi; \
+	  $(BIN)/snakemake get_data --cores 1 --quiet; \
 	fi
 
 lint: setup

@@ -20,6 +20,7 @@ include: "rules/train.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
 include: "rules/final.smk"
+include: "rules/benchmark.smk"
 
 
 rule all:
@@ -30,3 +31,4 @@ rule all:
         TABLES,
         FIGURES,
         rules.final_model.output,
+        BENCHMARK_OUTPUTS,

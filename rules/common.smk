@@ -6,6 +6,7 @@ from concrete_study.config import ConfigError, read_yaml, validate
 from concrete_study.data import DataError, check_md5
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
+from concrete_study.splits import check_md5s, read_splits, split_file_names
 
 try:
     for _path in workflow.overwrite_configfiles or ["config/config.yaml"]:
@@ -17,14 +18,24 @@ config.clear()
 config.update(_checked)
 STUDY = expand_study(config)
 SEEDS = list(range(config["seeds"]))
+BENCHMARK = config["benchmark"]
+SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
+# The benchmark's candidates by run id, in the config's order (a repeated one counts once).
+CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}
 try:
     check_md5(config["data"]["raw"], config["data"]["md5"])
+    # Damaged or inconsistent split files stop the workflow before any job; missing ones are
+    # downloaded (rules/benchmark.smk) and checked there.
+    check_md5s(BENCHMARK["directory"], BENCHMARK["md5"], BENCHMARK["splits"])
+    if all(os.path.exists(f) for f in SPLIT_FILES):
+        read_splits(BENCHMARK["directory"], BENCHMARK["splits"])
 except DataError as exc:
     sys.exit(f"data error: {exc}")
 
 
 wildcard_constraints:
     job=r"h[A-Za-z0-9_.\-]+",
+    candidate=r"h[A-Za-z0-9_.\-]+",
     experiment=r"[a-z][a-z0-9_]*",
     depth=r"\d+",
 

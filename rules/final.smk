@@ -33,6 +33,7 @@ rule final_model:
         device=config["device"],
         bootstrap=config["final"]["bootstrap"],
         repeats=config["final"]["importance_repeats"],
+        level=config["interval_level"],
     script:
         script_path("final_model")
 

@@ -2,18 +2,17 @@
 
 import hashlib
 import io
-import urllib.request
 import zipfile
 
 from concrete_study.data import DataError, read_raw
+from concrete_study.download import fetch
 from concrete_study.files import atomic_path
 from concrete_study.logs import log_to
 
 
 def main(url: str, md5: str, out: str) -> None:
     print(f"downloading {url}")
-    with urllib.request.urlopen(url, timeout=60) as response:
-        archive = zipfile.ZipFile(io.BytesIO(response.read()))
+    archive = zipfile.ZipFile(io.BytesIO(fetch(url, out)))
     names = [n for n in archive.namelist() if n.endswith("Concrete_Data.xls")]
     if not names:
         raise DataError(f"{url}: archive holds no Concrete_Data.xls")

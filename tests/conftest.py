@@ -14,11 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RAW = ROOT / "data" / "Concrete_Data.xls"
+SPLITS = ROOT / "data" / "uci_splits"
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONHASHSEED": "0"}
 
 
 def copy_repo(dest: Path) -> Path:
-    """The repository's files (what git tracks or would track) and the dataset, copied to dest."""
+    """The repository's files (what git tracks or would track) and the data, copied to dest."""
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=ROOT,
@@ -33,8 +34,7 @@ def copy_repo(dest: Path) -> Path:
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    (dest / "data").mkdir(exist_ok=True)
-    shutil.copy2(RAW, dest / "data" / RAW.name)
+    shutil.copytree(ROOT / "data", dest / "data", dirs_exist_ok=True)  # the dataset and the splits
     return dest
 
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import BIN, ENV
@@ -72,6 +73,18 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     assert (clone / "results/final/model.pt").read_bytes() == before[model]
     assert (clone / "data/Concrete_Data.xls").read_bytes() == before[raw]
     assert "up to date" in dvc(clone, "status")
+    # The teammate's side: metrics and a working model without training anything.
+    assert not (clone / "results" / "runs").exists()
+    shown = dvc(clone, "metrics", "show")
+    assert "test_mse" in shown and "rmse_mean" in shown
+    mixtures = clone / "mixtures.csv"
+    pd.read_csv(repo / "results" / "data" / "clean.csv").head(4).drop(columns=["strength"]).to_csv(
+        mixtures, index=False
+    )
+    scored = run(
+        clone, str(BIN / "concrete-study"), "predict", "--model", "results/final/model.pt", "mixtures.csv"
+    )
+    assert "lower_mpa" in scored and len(scored.strip().splitlines()) == 5
 
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     config["final"]["importance_repeats"] = 3
@@ -85,18 +98,20 @@ def test_exp_run_sets_a_param_and_reruns(dvc_repo):
     dvc(dvc_repo, "repro")
     git(dvc_repo, "add", "-A")
     git(dvc_repo, "commit", "-qm", "reproduced")
-    out = dvc(dvc_repo, "exp", "run", "-S", "config/smoke.yaml:final.importance_repeats=3")
+    out = dvc(dvc_repo, "exp", "run", "-S", "config/smoke.yaml:interval_level=0.8")
     assert "Running stage 'study'" in out
-    assert "importance_repeats: 3" in (dvc_repo / "config" / "smoke.yaml").read_text()
+    assert "interval_level: 0.8" in (dvc_repo / "config" / "smoke.yaml").read_text()
     shown = json.loads(run(dvc_repo, str(BIN / "dvc"), "exp", "show", "--json"))
     rows = [
         (
-            exp["data"]["params"]["config/smoke.yaml"]["data"]["final"]["importance_repeats"],
-            exp["data"]["metrics"]["results/final/metrics.json"]["data"]["test_mse"],
+            exp["data"]["params"]["config/smoke.yaml"]["data"]["interval_level"],
+            exp["data"]["metrics"]["results/final/metrics.json"]["data"]["interval"]["level"],
+            exp["data"]["metrics"]["results/benchmark/summary.json"]["data"]["width_mean"],
         )
         for commit in shown
         for exp in [commit, *[e for ex in commit.get("experiments") or [] for e in ex["revs"]]]
     ]
-    # The committed study (2 repeats) and the experiment (3), each with its test MSE.
-    assert {repeats for repeats, _ in rows} == {2, 3}
-    assert all(mse > 0 for _, mse in rows)
+    # The committed study (0.9) and the experiment (0.8): the changed metric, read back.
+    assert {(param, level) for param, level, _ in rows} == {(0.9, 0.9), (0.8, 0.8)}
+    widths = {level: width for _, level, width in rows}
+    assert widths[0.8] < widths[0.9]

@@ -109,3 +109,64 @@ def test_one_diverging_seed_leaves_the_others_as_if_trained_alone(arrays):
 def test_standardised_target_reports_mpa(arrays):
     r = fit(arrays, small(standardize_target=True, epochs=20), [0])
     assert 20 < r.val_mse[-1, 0] < 200
+
+
+@pytest.mark.parametrize("own_rows", [False, True])
+def test_weights_of_a_standardised_target_predict_mpa(arrays, own_rows):
+    """The target's scaling is folded into the output layer: a saved model predicts MPa."""
+    a, run = arrays, small(standardize_target=True, epochs=6)
+    data = (a["X_train"], a["y_train"], a["X_val"], a["y_val"])
+    if own_rows:  # two replicas with their own (here: shifted) targets
+        data = (np.stack([a["X_train"]] * 2), np.stack([a["y_train"], a["y_train"] + 50]), *data[2:])
+        data = (*data[:2], np.stack([a["X_val"]] * 2), np.stack([a["y_val"], a["y_val"] + 50]))
+    r = train(run, [0, 1], *data, snapshot_epochs=(3,))
+    for sds, preds in ((r.state_dicts, r.val_predictions), (r.state_dicts_at[3], r.val_predictions_at[3])):
+        for sd, expected in zip(sds, preds, strict=True):
+            model = build_mlp(8, [16, 8])
+            model.load_state_dict(sd)
+            got = model(torch.as_tensor(a["X_val"])).squeeze(-1).detach().numpy()
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+    if own_rows:
+        assert r.val_predictions[1].mean() - r.val_predictions[0].mean() == pytest.approx(50, abs=5)
+
+
+def test_replicas_with_their_own_rows_train_as_if_alone(arrays):
+    """Splits stack like seeds: each replica reads only its own rows."""
+    run = small()
+    x, y = arrays["X_train"], arrays["y_train"]
+    half = len(x) // 2
+    rows = [np.arange(half), np.arange(half, 2 * half)]
+    stacked = train(
+        run,
+        [0, 1],
+        np.stack([x[r] for r in rows]),
+        np.stack([y[r] for r in rows]),
+        np.stack([arrays["X_val"]] * 2),
+        np.stack([arrays["y_val"]] * 2),
+    )
+    for k, seed in enumerate([0, 1]):
+        alone = train(run, [seed], x[rows[k]], y[rows[k]], arrays["X_val"], arrays["y_val"])
+        np.testing.assert_allclose(stacked.val_mse[:, k], alone.val_mse[:, 0], rtol=1e-5)
+    assert not np.allclose(stacked.val_mse[:, 0], fit(arrays, run, [0]).val_mse[:, 0])
+
+
+def test_snapshots_are_the_shorter_runs(arrays):
+    """With a schedule that ignores the total, epoch 3 of a 5-epoch run is the 3-epoch run."""
+    a = arrays
+    long = train(small(), [0, 1], a["X_train"], a["y_train"], a["X_val"], a["y_val"], snapshot_epochs=(3,))
+    short = fit(arrays, small(epochs=3), [0, 1])
+    assert set(long.state_dicts_at) == {3} and set(long.val_predictions_at) == {3}
+    np.testing.assert_array_equal(long.val_predictions_at[3], short.val_predictions)
+    for a, b in zip(long.state_dicts_at[3], short.state_dicts, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_without_validation_rows_only_the_training_loss_is_recorded(arrays):
+    a = arrays
+    r = train(small(), [0, 1], a["X_train"], a["y_train"], None, None, snapshot_epochs=(2,))
+    assert np.isnan(r.val_mse).all() and np.isfinite(r.train_mse).all()
+    assert r.diverged_at == [None, None] and len(r.state_dicts_at[2]) == 2
+    same = fit(arrays, small(), [0, 1])  # validation only watches: the weights are the same
+    assert all(
+        torch.equal(x[k], y[k]) for x, y in zip(r.state_dicts, same.state_dicts, strict=True) for k in x
+    )

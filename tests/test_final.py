@@ -85,7 +85,7 @@ class Payload:
 def test_tampered_model_files_are_refused(smoke_study, tmp_path):
     good = smoke_study / "results" / "final" / "model.pt"
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "concrete-study-model/1", "x": Payload()}, evil)
+    torch.save({"format": "concrete-study-model/2", "x": Payload()}, evil)
     with pytest.raises(ModelFileError, match="refused, not a safe model file"):
         load_model(evil)
     garbage = tmp_path / "garbage.pt"
@@ -128,3 +128,31 @@ def test_predict_reads_standard_input(smoke_study):
     assert proc.returncode == 0, proc.stderr
     scored = pd.read_csv(io.StringIO(proc.stdout))
     assert len(scored) == 3 and scored["predicted_strength_mpa"].between(0, 150).all()
+
+
+def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smoke_study, tmp_path):
+    final = smoke_study / "results" / "final"
+    m = json.loads((final / "metrics.json").read_text())
+    interval = m["interval"]
+    assert interval["level"] == 0.9 and interval["calibration_rows"] == 154  # the val rows
+    assert interval["half_width"] > 0 and 0 <= interval["test_coverage"] <= 1
+    test = pd.read_csv(final / "test_predictions.csv")
+    inside = np.abs(test["strength"] - test["predicted"]) <= interval["half_width"]
+    assert interval["test_coverage"] == pytest.approx(inside.mean())
+    clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(3)
+    mixtures = clean.drop(columns=["strength"])
+    mixtures.loc[1, "cement"] = 5400.0  # far outside the data, as a new user tried
+    mixtures.loc[2, ["water", "age"]] = [0.5, 3650]
+    path = tmp_path / "mixtures.csv"
+    mixtures.to_csv(path, index=False)
+    proc = predict("--model", str(final / "model.pt"), str(path), "-o", "out.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == (
+        "concrete-study: warning: 2 of 3 rows have inputs outside the range seen in training "
+        "(column out_of_range): their predictions are extrapolations"
+    )
+    scored = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(scored["out_of_range"]) == ["", "cement", "water,age"]
+    half = scored["upper_mpa"] - scored["predicted_strength_mpa"]
+    np.testing.assert_allclose(half, interval["half_width"], rtol=1e-5)
+    np.testing.assert_allclose(scored["predicted_strength_mpa"] - scored["lower_mpa"], half, rtol=1e-5)

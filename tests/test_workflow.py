@@ -79,8 +79,9 @@ def test_every_figure_is_a_real_picture(smoke_study):
     ):
         assert expected in names
     figs = smoke_config()["figures"]
-    # Figures 1-3, 5, 7, 8, 9, 11-14, 20 and importance; one per depth shown; first-layer gradients.
-    assert len(figures) == 13 + len(figs["depth_gradients"]) + len(figs["depth_predictions"]) + 1
+    # Figures 1-3, 5, 7, 8, 9, 11-14, 20, importance and the benchmark's; one per depth shown;
+    # first-layer gradients.
+    assert len(figures) == 14 + len(figs["depth_gradients"]) + len(figs["depth_predictions"]) + 1
     for f in figures:
         img = np.asarray(Image.open(f).convert("L"), dtype=float)
         assert img.shape[0] >= 300 and img.shape[1] >= 500, f.name
@@ -149,8 +150,10 @@ FIGURE_RULES = {
     "depth_first_layer_figure",
     "depth_prediction_figure",
     "final_figures",
+    "benchmark_figure",
 }
-DATA_RULES = {"ingest", "inspect_data", "split", "scale", "baselines"}
+DATA_RULES = {"ingest", "inspect_data", "split", "scale", "baselines", "benchmark_splits"}
+BENCHMARK_RULES = {"benchmark_inner", "benchmark_select", "benchmark_retrain", "benchmark_summary"}
 
 
 def edit(repo, module):
@@ -186,9 +189,15 @@ def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
     assert planned_jobs(smoke_copy) == planned_jobs(smoke_copy, "--forceall")
 
 
-def test_evaluation_edit_reruns_the_final_model_only(smoke_copy):
+def test_evaluation_edit_reruns_the_final_model_and_the_benchmark_only(smoke_copy):
     edit(smoke_copy, "evaluation")
-    assert set(planned_jobs(smoke_copy)) == {"final_model", "final_figures", "all"}
+    expected = {"final_model", "final_figures", "benchmark_figure", "all"} | BENCHMARK_RULES
+    assert set(planned_jobs(smoke_copy)) == expected
+
+
+def test_benchmark_edit_reruns_the_benchmark_only(smoke_copy):
+    edit(smoke_copy, "benchmark")
+    assert set(planned_jobs(smoke_copy)) == BENCHMARK_RULES | {"benchmark_figure", "all"}
 
 
 def test_full_config_plans_every_job(tmp_path):

@@ -16,7 +16,7 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
     from concrete_study.files import write_csv
     from concrete_study.model_file import load_model, predict_table
 
-    _, ensemble = load_model(model)
+    bundle, ensemble = load_model(model)
     source = sys.stdin if mixtures == "-" else Path(mixtures)
     if source is not sys.stdin and not source.exists():
         raise DataError(f"{mixtures}: file not found")
@@ -24,7 +24,14 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
         frame = pd.read_csv(source)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{mixtures}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    scored = predict_table(ensemble, frame, source=mixtures)
+    scored = predict_table(bundle, ensemble, frame, source=mixtures)
+    outside = int((scored["out_of_range"] != "").sum())
+    if outside:
+        print(
+            f"concrete-study: warning: {outside} of {len(scored)} rows have inputs outside the range "
+            "seen in training (column out_of_range): their predictions are extrapolations",
+            file=sys.stderr,
+        )
     if output:
         write_csv(output, scored)
     else:
@@ -39,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         help="predict compressive strength for a CSV of mixtures",
         description=f"The CSV needs exactly the columns {', '.join(FEATURES)} (amounts in kg/m³, "
         "age in days); a strength column may stay. Output: the rows with "
-        "predicted_strength_mpa (ensemble mean) and predicted_strength_std_mpa (spread over seeds).",
+        "predicted_strength_mpa (ensemble mean), predicted_strength_std_mpa (spread over seeds), "
+        "lower_mpa and upper_mpa (the model's split-conformal interval, 90%% by default) and "
+        "out_of_range (the inputs outside the range seen in training, if any).",
     )
     p.add_argument("--model", default="results/final/model.pt", help="final model file")
     p.add_argument("--output", "-o", help="write CSV here instead of standard output")

@@ -10,7 +10,7 @@ initialisation (PyTorch's nn.Linear default under torch.manual_seed(seed)) and i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ class TrainResult:
     val_predictions: np.ndarray  # (R, n_val) predicted strength after the last epoch, MPa
     parameters: int  # per model
     device: str
+    # At each epoch of `snapshot_epochs`: validation predictions (R, n_val) and weights per replica.
+    val_predictions_at: dict[int, np.ndarray] = field(default_factory=dict)
+    state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = field(default_factory=dict)
 
 
 def pick_device(device: str) -> torch.device:
@@ -61,13 +64,43 @@ def _stacked_parameters(n_inputs, hidden, seeds, device):
         stacked.append(torch.stack([m.state_dict()[b_key] for m in models]).unsqueeze(1))
     flat = torch.nn.Parameter(torch.cat([t.reshape(-1) for t in stacked]).to(device))
     flat.grad = torch.zeros_like(flat)
-    params, offset = [], 0
-    for t in stacked:
-        view = flat.data[offset : offset + t.numel()].view(t.shape).requires_grad_(True)
-        view.grad = flat.grad[offset : offset + t.numel()].view(t.shape)
-        params.append(view)
-        offset += t.numel()
+    shapes = [t.shape for t in stacked]
+    params = [v.requires_grad_(True) for v in _views(flat.data, shapes)]
+    for view, grad in zip(params, _views(flat.grad, shapes), strict=True):
+        view.grad = grad
     return flat, params
+
+
+def _views(flat: torch.Tensor, shapes) -> list[torch.Tensor]:
+    """Consecutive views of `flat` with the given shapes."""
+    views, offset = [], 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        views.append(flat[offset : offset + n].view(shape))
+        offset += n
+    return views
+
+
+def _state_dicts(
+    params: list[torch.Tensor], hidden, y_mean=0.0, y_scale=1.0
+) -> list[dict[str, torch.Tensor]]:
+    """One nn.Sequential state dict per replica, on the CPU, predicting MPa: a standardised
+    target's scale and mean (floats, or (R, 1) tensors) are folded into the output layer."""
+    out = []
+    keys = state_dict_keys(hidden)
+    for r in range(params[0].shape[0]):
+        sd = {}
+        for i, (w_key, b_key) in enumerate(keys):
+            # Copies: a view would follow later steps, and torch.save would write the whole buffer.
+            w = params[2 * i][r].detach().T.cpu().clone(memory_format=torch.contiguous_format)
+            b = params[2 * i + 1][r, 0].detach().cpu().clone()
+            if i == len(keys) - 1 and (torch.is_tensor(y_scale) or y_scale != 1.0 or y_mean != 0.0):
+                scale = float(y_scale[r]) if torch.is_tensor(y_scale) else y_scale
+                mean = float(y_mean[r]) if torch.is_tensor(y_mean) else y_mean
+                w, b = w * scale, b * scale + mean
+            sd[w_key], sd[b_key] = w, b
+        out.append(sd)
+    return out
 
 
 def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -107,25 +140,43 @@ def train(
     seeds: list[int],
     x_train: np.ndarray,
     y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
     device: str = "cpu",
+    snapshot_epochs: tuple[int, ...] = (),
 ) -> TrainResult:
-    """Train `run` once per seed, all seeds stacked; record the history of every epoch."""
+    """Train `run` once per seed, all seeds stacked; record the history of every epoch.
+
+    The data are shared by every replica ((rows, inputs) and (rows,)), or each replica has its
+    own rows of the same size ((R, rows, inputs) and (R, rows)): the replicas of several splits
+    then train side by side like seeds. `snapshot_epochs` keeps weights and validation
+    predictions after those epochs, for choosing a budget from one trajectory.
+    """
     dev = pick_device(device)
     # Vanishing gradients in deep nets reach float32's subnormal range, where x86 arithmetic is
     # many times slower; flushed to zero they cost nothing and change nothing that matters.
     torch.set_flush_denormal(True)
     hidden, epochs, batch = run.hidden, run.epochs, run.batch_size
-    n_rows, n_inputs = x_train.shape
+    own_rows = x_train.ndim == 3  # each replica trains on its own rows
+    n_rows, n_inputs = x_train.shape[-2:]
     n_rep = len(seeds)
     xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
     yt = torch.as_tensor(y_train, dtype=torch.float32, device=dev)
-    xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev).expand(n_rep, -1, -1)
-    yv = torch.as_tensor(y_val, dtype=torch.float32, device=dev)
-    # Optionally learn a standardised target; losses are always reported in MPa^2.
-    y_mean, y_scale = (float(yt.mean()), float(yt.std())) if run.standardize_target else (0, 1)
+    # Without validation rows (a final retrain), nothing is validated: val_mse stays NaN.
+    validate = x_val is not None
+    if validate:
+        xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev).expand(n_rep, -1, -1)
+        yv = torch.as_tensor(y_val, dtype=torch.float32, device=dev)
+    # Optionally learn a standardised target (each replica on its own rows' statistics);
+    # losses are always reported in MPa^2.
+    y_mean, y_scale = 0.0, 1.0
+    if run.standardize_target and own_rows:
+        y_mean, y_scale = yt.mean(dim=1, keepdim=True), yt.std(dim=1, keepdim=True)
+    elif run.standardize_target:
+        y_mean, y_scale = float(yt.mean()), float(yt.std())
     yt_fit = (yt - y_mean) / y_scale
+    loss_scale = y_scale**2 if not torch.is_tensor(y_scale) else (y_scale**2).squeeze(1)
+    replica = torch.arange(n_rep, device=dev).unsqueeze(1)
 
     flat, params = _stacked_parameters(n_inputs, hidden, seeds, dev)
     optimizer = _optimizer(flat, run)
@@ -146,6 +197,8 @@ def train(
     all_alive = True
     diverged_at: list[int | None] = [None] * n_rep
     grad_sum = torch.zeros(n_layers, n_rep, device=dev)
+    val_at: dict[int, np.ndarray] = {}
+    state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = {}
     n_batches = (n_rows + batch - 1) // batch
     start = time.perf_counter()
 
@@ -154,7 +207,10 @@ def train(
         lrs[epoch] = optimizer.param_groups[0]["lr"]
         order = torch.stack([torch.randperm(n_rows, generator=g) for g in gens]).to(dev)
         # Each seed's shuffled copy of the data, once per epoch: batches are then plain slices.
-        x_epoch, y_epoch = xt[order], yt_fit[order]  # (R, n, inputs), (R, n)
+        if own_rows:
+            x_epoch, y_epoch = xt[replica, order], yt_fit[replica, order]
+        else:
+            x_epoch, y_epoch = xt[order], yt_fit[order]  # (R, n, inputs), (R, n)
         sse = torch.zeros(n_rep, device=dev)
         for b in range(n_batches):
             xb = x_epoch[:, b * batch : (b + 1) * batch]
@@ -176,9 +232,12 @@ def train(
         if scheduler is not None:
             scheduler.step()
         with torch.no_grad():
-            val_pred = _forward(params, xv) * y_scale + y_mean
-            v = ((val_pred - yv) ** 2).mean(dim=1)
-        t = sse / n_rows * y_scale**2
+            if validate:
+                val_pred = _forward(params, xv) * y_scale + y_mean
+                v = ((val_pred - yv) ** 2).mean(dim=1)
+            else:
+                val_pred, v = torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
+        t = sse / n_rows * loss_scale
         finite = torch.isfinite(t) & torch.isfinite(v)
         newly = alive & ~finite
         if newly.any():
@@ -188,17 +247,12 @@ def train(
             all_alive = False
         dead = ~alive
         train_mse[epoch] = torch.where(dead, torch.nan, t).cpu().numpy()
-        val_mse[epoch] = torch.where(dead, torch.nan, v).cpu().numpy()
+        val_mse[epoch] = torch.where(dead | (not validate), torch.nan, v).cpu().numpy()
+        if epoch + 1 in snapshot_epochs:
+            val_at[epoch + 1] = val_pred.detach().cpu().numpy()
+            state_dicts_at[epoch + 1] = _state_dicts(params, hidden, y_mean, y_scale)
         times[epoch] = time.perf_counter() - start
 
-    state_dicts = []
-    keys = state_dict_keys(hidden)
-    for r in range(n_rep):
-        sd = {}
-        for i, (w_key, b_key) in enumerate(keys):
-            sd[w_key] = params[2 * i][r].detach().T.contiguous().cpu()
-            sd[b_key] = params[2 * i + 1][r, 0].detach().contiguous().cpu()
-        state_dicts.append(sd)
     n_params = sum(int(p[0].numel()) for p in params)
     return TrainResult(
         train_mse=train_mse,
@@ -207,8 +261,10 @@ def train(
         time_sec=times,
         diverged_at=diverged_at,
         grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
-        state_dicts=state_dicts,
+        state_dicts=_state_dicts(params, hidden, y_mean, y_scale),
         val_predictions=val_pred.detach().cpu().numpy(),
         parameters=n_params,
         device=str(dev),
+        val_predictions_at=val_at,
+        state_dicts_at=state_dicts_at,
     )

@@ -21,6 +21,17 @@ def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
+def conformal_quantile(residuals: np.ndarray, level: float) -> float:
+    """The ⌈(n+1)·level⌉-th smallest absolute residual of n calibration rows.
+
+    ŷ ± q then covers a new exchangeable row with probability at least `level`; with too few
+    rows for that rank, no finite interval does, and q is infinite.
+    """
+    scores = np.sort(np.abs(np.asarray(residuals, dtype=np.float64)))
+    rank = math.ceil((len(scores) + 1) * level)
+    return float(scores[rank - 1]) if rank <= len(scores) else math.inf
+
+
 def bootstrap_mse_interval(
     true: np.ndarray, pred: np.ndarray, n: int, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:

@@ -52,6 +52,11 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_bytes(path: str | Path, content: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(content)
+
+
 def _json_safe(value):
     """NaN and inf are not JSON: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -9,7 +9,12 @@ import pandas as pd
 
 from concrete_study.data import FEATURES, TARGET, Standardiser, baselines
 from concrete_study.engine import TrainResult, train
-from concrete_study.evaluation import bootstrap_mse_interval, permutation_importance, regression_metrics
+from concrete_study.evaluation import (
+    bootstrap_mse_interval,
+    conformal_quantile,
+    permutation_importance,
+    regression_metrics,
+)
 from concrete_study.model_file import Ensemble, model_bundle
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
@@ -35,8 +40,13 @@ def final_model(
     device: str,
     n_boot: int,
     repeats: int,
+    level: float,
 ) -> FinalModel:
-    """Refit the scaler on train+val and train every seed there, then look at the test rows once."""
+    """Refit the scaler on train+val and train every seed there, then look at the test rows once.
+
+    The prediction interval is calibrated the split-conformal way: the same configuration trained
+    on the train rows alone, its residuals on the val rows (which it did not see).
+    """
     fit_rows = np.concatenate([split["train"], split["val"]])
     fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
     scaler = Standardiser.fit(fit[FEATURES])
@@ -46,6 +56,8 @@ def final_model(
     result = train(run, seeds, x_fit, y_fit, x_fit, y_fit, device=device)
     names = [seed_key(s) for s in seeds]
     ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.state_dicts, strict=True)))
+
+    interval = calibrate(run, seeds, table, split, device, level)
 
     x_test = scaler.transform(test[FEATURES]).astype(np.float32)
     y_test = test[TARGET].to_numpy(dtype=np.float64)
@@ -58,6 +70,7 @@ def final_model(
     seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
     seed_mse = [m["mse"] for m in seed_metrics.values()]
     lo, hi = bootstrap_mse_interval(y_test, mean, n_boot)
+    interval["test_coverage"] = float(np.mean(np.abs(y_test - mean) <= interval["half_width"]))
     metrics = {
         "test_mse": ens["mse"],
         "test_rmse": ens["rmse"],
@@ -75,10 +88,12 @@ def final_model(
         "run": run.params(),
         "seeds": seeds,
         "bootstrap_resamples": n_boot,
+        "interval": interval,
     }
+    input_range = {f: [float(fit[f].min()), float(fit[f].max())] for f in FEATURES}
     return FinalModel(
         result=result,
-        bundle=model_bundle(run.params(), seeds, ensemble, metrics),
+        bundle=model_bundle(run.params(), seeds, ensemble, metrics, interval, input_range),
         metrics=metrics,
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
         fit_predictions=fit.assign(predicted=fit_pred),
@@ -86,3 +101,22 @@ def final_model(
             lambda x: ensemble.predict_scaled(x).mean(axis=0), x_test, y_test, FEATURES, repeats
         ),
     )
+
+
+def calibrate(
+    run: Run, seeds: list[int], table: pd.DataFrame, split: dict, device: str, level: float
+) -> dict:
+    """Split-conformal half-width: the ensemble trained on the train rows, scored on the val rows."""
+    train_rows, val = table.iloc[split["train"]], table.iloc[split["val"]]
+    scaler = Standardiser.fit(train_rows[FEATURES])
+    x_train = scaler.transform(train_rows[FEATURES]).astype(np.float32)
+    x_val = scaler.transform(val[FEATURES]).astype(np.float32)
+    y_train = train_rows[TARGET].to_numpy(dtype=np.float32)
+    y_val = val[TARGET].to_numpy(dtype=np.float32)
+    result = train(run, seeds, x_train, y_train, x_val, y_val, device=device)
+    residuals = y_val.astype(np.float64) - result.val_predictions.mean(axis=0)
+    return {
+        "level": level,
+        "half_width": conformal_quantile(residuals, level),
+        "calibration_rows": len(residuals),
+    }

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from concrete_study.errors import ConfigError, DataError, ModelFileError
 
-# Errors whose message is already the whole story; anything else keeps its traceback in the log.
-EXPECTED = (ConfigError, DataError, ModelFileError, FileNotFoundError, RuntimeError, ValueError)
+# The project's own errors: the message is the whole story, in the log as on the terminal.
+OURS = (ConfigError, DataError, ModelFileError)
+# Errors printed as one line on the terminal; the log keeps their traceback.
+EXPECTED = (*OURS, FileNotFoundError, RuntimeError, ValueError)
 
 
 @contextlib.contextmanager
@@ -23,6 +25,9 @@ def log_to(path: str | Path) -> Iterator[None]:
         try:
             yield
         except EXPECTED as exc:
-            traceback.print_exc(file=log)
+            if isinstance(exc, OURS):
+                print(f"error: {exc}", file=log)
+            else:
+                traceback.print_exc(file=log)
             print(f"error: {exc}", file=terminal)
             raise SystemExit(1) from None

@@ -14,7 +14,7 @@ from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
 from concrete_study.errors import ModelFileError
 from concrete_study.model import build_mlp
 
-MODEL_FORMAT = "concrete-study-model/1"
+MODEL_FORMAT = "concrete-study-model/2"
 
 
 class Ensemble:
@@ -41,8 +41,14 @@ class Ensemble:
         return self.predict_scaled(self.scaler.transform(frame[FEATURES]))
 
 
-def model_bundle(run: dict, seeds: list[int], ensemble: Ensemble, metrics: dict) -> dict:
-    """Everything needed to predict, in types that torch.load(weights_only=True) accepts."""
+def model_bundle(
+    run: dict, seeds: list[int], ensemble: Ensemble, metrics: dict, interval: dict, input_range: dict
+) -> dict:
+    """Everything needed to predict, in types that torch.load(weights_only=True) accepts.
+
+    `interval` holds the conformal half-width and its level; `input_range` the [min, max] of each
+    input over the training rows, beyond which a prediction is an extrapolation.
+    """
     return {
         "format": MODEL_FORMAT,
         "features": list(FEATURES),
@@ -53,6 +59,8 @@ def model_bundle(run: dict, seeds: list[int], ensemble: Ensemble, metrics: dict)
         "scaler": ensemble.scaler.to_dict(),
         "state_dicts": ensemble.state_dicts,
         "metrics": metrics,
+        "interval": interval,
+        "input_range": input_range,
     }
 
 
@@ -76,18 +84,27 @@ def load_model(path: str | Path) -> tuple[dict, Ensemble]:
         raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
     try:
         ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"])
+        float(data["interval"]["half_width"]), [data["input_range"][f] for f in FEATURES]  # present
     except (KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelFileError(f"{path}: damaged model file ({first})") from None
     return data, ensemble
 
 
-def predict_table(ensemble: Ensemble, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The input rows with the ensemble's predicted strength (mean and std over seeds)."""
+def predict_table(model: dict, ensemble: Ensemble, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The input rows with the ensemble's predicted strength (mean and std over seeds), its
+    conformal interval, and the inputs outside the range seen in training."""
     # A known strength column may stay (to compare); any other extra column is an error.
     inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
     pred = ensemble.predict(inputs)
+    half = float(model["interval"]["half_width"])
     out = frame.copy()
     out["predicted_strength_mpa"] = pred.mean(axis=0)
     out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
+    out["lower_mpa"] = out["predicted_strength_mpa"] - half
+    out["upper_mpa"] = out["predicted_strength_mpa"] + half
+    outside = pd.DataFrame(
+        {f: ~inputs[f].between(*model["input_range"][f]) for f in FEATURES}, index=inputs.index
+    )
+    out["out_of_range"] = [",".join(f for f in FEATURES if row[f]) for _, row in outside.iterrows()]
     return out

@@ -243,3 +243,33 @@ def feature_importance(table: pd.DataFrame, path) -> None:
         title="Permutation feature importance (final ensemble)",
     )
     _save(fig, path)
+
+
+def benchmark_rmse(per_split: pd.DataFrame, comparison: pd.DataFrame, path) -> None:
+    """Test RMSE of each benchmark split (ensemble and mean single model), this project's mean,
+    and the published means on the same protocol drawn across."""
+    fig, ax = _figure(figsize=(9, 5))
+    x = per_split["split"].to_numpy()
+    ax.scatter(x, per_split["rmse"], color=COLOURS[0], zorder=3, label="seed ensemble, per split")
+    ax.scatter(
+        x, per_split["single_rmse"], color=COLOURS[0], marker="x", alpha=0.5, label="mean single model"
+    )
+    ax.axhline(
+        per_split["rmse"].mean(),
+        color=COLOURS[0],
+        lw=1.5,
+        label=f"this project {per_split['rmse'].mean():.2f}",
+    )
+    published = comparison[comparison["comparable"].eq("yes")].iloc[1:]  # row 0 is this project
+    for i, r in enumerate(published.itertuples()):
+        ax.axhline(
+            r.rmse, color=COLOURS[(i + 1) % len(COLOURS)], lw=1, ls="--", label=f"{r.method} {r.rmse:.2f}"
+        )
+    ax.set(
+        xlabel="split",
+        ylabel="test RMSE (MPa)",
+        title=f"Standard benchmark: test RMSE over {len(per_split)} published 90/10 splits",
+        xticks=x,
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    _save(fig, path)

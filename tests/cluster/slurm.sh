@@ -98,7 +98,7 @@ echo "== smoke study on SLURM and locally"
 copy() {
   mkdir -p "$1/data"
   (cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$1")
-  cp "$ROOT/data/Concrete_Data.xls" "$1/data/"
+  cp -r "$ROOT/data/." "$1/data/"  # the dataset and the benchmark splits
 }
 copy "$WORK/slurm"
 copy "$WORK/local"

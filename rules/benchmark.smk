@@ -1,0 +1,152 @@
+# The standard benchmark: the published 90/10 splits, an honest choice per split, one test score.
+
+
+localrules:
+    get_data,
+    benchmark_splits,
+    benchmark_select,
+    benchmark_summary,
+    benchmark_figure,
+
+
+# Defined only when split files are missing (no DVC remote provided them: `dvc pull` first).
+if not all(os.path.exists(f) for f in SPLIT_FILES):
+
+    rule download_splits:
+        input:
+            md5=BENCHMARK["md5"],
+            code=code("download_splits"),
+        output:
+            SPLIT_FILES,
+        log:
+            "results/logs/download_splits.log",
+        params:
+            url=lambda wildcards: BENCHMARK["url"],  # its {name} is not a wildcard
+        script:
+            script_path("download_splits")
+
+
+# `snakemake get_data` (run by `make data`) downloads whatever DVC did not provide.
+rule get_data:
+    input:
+        config["data"]["raw"],
+        SPLIT_FILES,
+
+
+rule benchmark_splits:
+    input:
+        clean=rules.ingest.output.clean,
+        files=SPLIT_FILES,
+        code=code("benchmark_splits"),
+    output:
+        splits="results/benchmark/splits.npz",
+    log:
+        "results/logs/benchmark/splits.log",
+    params:
+        splits=BENCHMARK["splits"],
+        inner=BENCHMARK["inner"],
+    script:
+        script_path("benchmark_splits")
+
+
+rule benchmark_inner:
+    input:
+        clean=rules.ingest.output.clean,
+        splits=rules.benchmark_splits.output.splits,
+        code=code("benchmark_inner"),
+    output:
+        inner="results/benchmark/inner/{candidate}.npz",
+    log:
+        "results/logs/benchmark/inner/{candidate}.log",
+    benchmark:
+        "results/benchmarks/benchmark/inner/{candidate}.tsv"
+    priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
+    threads: config["threads"]
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    params:
+        run=lambda wc: CANDIDATES[wc.candidate].params(),
+        seeds=SEEDS,
+        epochs=BENCHMARK["epochs"],
+        device=config["device"],
+    script:
+        script_path("benchmark_inner")
+
+
+rule benchmark_select:
+    input:
+        inner=expand(rules.benchmark_inner.output.inner, candidate=CANDIDATES),
+        code=code("benchmark_select"),
+    output:
+        selection="results/benchmark/selection.json",
+    log:
+        "results/logs/benchmark/select.log",
+    params:
+        names=list(CANDIDATES),  # the order of the inputs; ties go to the first
+        level=config["interval_level"],
+    script:
+        script_path("benchmark_select")
+
+
+rule benchmark_retrain:
+    input:
+        clean=rules.ingest.output.clean,
+        splits=rules.benchmark_splits.output.splits,
+        selection=rules.benchmark_select.output.selection,
+        code=code("benchmark_retrain"),
+    output:
+        predictions="results/benchmark/retrain/{candidate}.csv",
+    log:
+        "results/logs/benchmark/retrain/{candidate}.log",
+    benchmark:
+        "results/benchmarks/benchmark/retrain/{candidate}.tsv"
+    priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
+    threads: config["threads"]
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    params:
+        run=lambda wc: CANDIDATES[wc.candidate].params(),
+        seeds=SEEDS,
+        device=config["device"],
+    script:
+        script_path("benchmark_retrain")
+
+
+rule benchmark_summary:
+    input:
+        predictions=expand(rules.benchmark_retrain.output.predictions, candidate=CANDIDATES),
+        selection=rules.benchmark_select.output.selection,
+        published=BENCHMARK["published"],
+        code=code("benchmark_summary"),
+    output:
+        test_predictions=captioned(
+            "results/benchmark/test_predictions.csv", "benchmark_predictions", "7 Standard benchmark"
+        ),
+        per_split=captioned("results/benchmark/per_split.csv", "benchmark_per_split", "7 Standard benchmark"),
+        summary="results/benchmark/summary.json",
+        table_csv="results/tables/benchmark.csv",
+        table_md=captioned("results/tables/benchmark.md", "benchmark_table", "7 Standard benchmark"),
+    log:
+        "results/logs/benchmark/summary.log",
+    params:
+        seeds=SEEDS,
+    script:
+        script_path("benchmark_summary")
+
+
+rule benchmark_figure:
+    input:
+        per_split=rules.benchmark_summary.output.per_split,
+        table=rules.benchmark_summary.output.table_csv,
+        code=code("benchmark_figure"),
+    output:
+        png=captioned(figure("benchmark_rmse_per_split"), "benchmark_figure", "7 Standard benchmark"),
+    log:
+        "results/logs/figures/benchmark_figure.log",
+    script:
+        script_path("benchmark_figure")
+
+
+BENCHMARK_OUTPUTS = rules.benchmark_summary.output + rules.benchmark_figure.output

@@ -1,0 +1,34 @@
+"""One benchmark candidate retrained on all training rows of the splits that chose it, tested once."""
+
+import numpy as np
+import torch
+
+from concrete_study.benchmark import retrain_and_test
+from concrete_study.data import read_clean
+from concrete_study.files import read_json, write_csv
+from concrete_study.logs import log_to
+from concrete_study.runs import Run
+
+
+def main(clean, splits_file, selection, name, run, seeds, device, threads, out) -> None:
+    torch.set_num_threads(threads)
+    chosen = [c for c in read_json(selection)["splits"] if c["candidate"] == name]
+    with np.load(splits_file) as npz:
+        splits = dict(npz)
+    predictions = retrain_and_test(run, seeds, read_clean(clean), splits, chosen, device)
+    write_csv(out, predictions)
+    print(f"{name}: chosen by splits {[c['split'] for c in chosen]}")
+
+
+with log_to(snakemake.log[0]):
+    main(
+        snakemake.input.clean,
+        snakemake.input.splits,
+        snakemake.input.selection,
+        snakemake.wildcards.candidate,
+        Run(**snakemake.params.run),
+        snakemake.params.seeds,
+        snakemake.params.device,
+        snakemake.threads,
+        snakemake.output.predictions,
+    )

@@ -1,0 +1,34 @@
+"""Download the published benchmark splits and check each md5 (only when no DVC remote has them).
+
+Every file is fetched and checked before any is written: a failure leaves no partial set.
+"""
+
+import hashlib
+from pathlib import Path
+
+from concrete_study.download import fetch
+from concrete_study.errors import DataError
+from concrete_study.files import write_bytes
+from concrete_study.logs import log_to
+from concrete_study.splits import read_md5s
+
+
+def main(url: str, md5_file: str, outputs: list[str]) -> None:
+    expected = read_md5s(md5_file)
+    contents = {}
+    for out in outputs:
+        name = Path(out).name
+        source = url.format(name=name)
+        print(f"downloading {source}")
+        content = fetch(source, out)
+        digest = hashlib.md5(content).hexdigest()
+        if digest != expected[name]:
+            raise DataError(f"{source}: md5 {digest}, expected {expected[name]} ({md5_file})")
+        contents[out] = content
+    for out, content in contents.items():
+        write_bytes(out, content)
+    print(f"wrote {len(contents)} split files")
+
+
+with log_to(snakemake.log[0]):
+    main(snakemake.params.url, snakemake.input.md5, list(snakemake.output))

@@ -1,0 +1,195 @@
+"""The standard benchmark: the split loader, the conformal quantile, no test row leaks, outputs."""
+
+import json
+import math
+import shutil
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import RAW, SMOKE, SPLITS, copy_repo, snakemake
+
+from concrete_study.benchmark import inner_predictions, retrain_and_test, select
+from concrete_study.data import TARGET, read_raw
+from concrete_study.errors import DataError
+from concrete_study.evaluation import conformal_quantile
+from concrete_study.runs import Run
+from concrete_study.splits import check_md5s, inner_split, read_split, read_splits
+
+MD5 = SPLITS.parent.parent / "config" / "uci_splits.md5"
+
+
+def test_the_published_splits_read_and_check():
+    splits = read_splits(SPLITS, 20, 1030)
+    assert all(len(s["train"]) == 927 and len(s["test"]) == 103 for s in splits)
+    check_md5s(SPLITS, MD5, 20)
+    inner = inner_split(splits[0]["train"], 0.2, 0)
+    assert len(inner["val"]) == 185 and len(inner["train"]) == 742
+    assert sorted(np.concatenate([inner["train"], inner["val"]])) == sorted(splits[0]["train"])
+
+
+@pytest.fixture
+def split_dir(tmp_path):
+    for part in ("train", "test"):
+        shutil.copy2(SPLITS / f"index_{part}_0.txt", tmp_path)
+    return tmp_path
+
+
+def _rewrite(path, edit):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+
+
+@pytest.mark.parametrize(
+    "part, edit, message",
+    [
+        ("train", None, "index_train_0.txt: split file not found"),
+        ("test", lambda ls: ls[:-1] + ["12x"], "index_test_0.txt: line 103: '12x' is not a row position"),
+        ("test", lambda ls: ls[:-1] + ["1030"], "row 1030 is out of range 0..1029"),
+        ("test", lambda ls: ls + [ls[0]], "row {first} is listed twice"),
+        ("train", lambda ls: ls[:-1], "covers 1029 of 1030 rows"),
+        ("train", lambda ls: ls[:-1] + ["{test0}"], "is also in index_train_0.txt"),
+    ],
+)
+def test_a_bad_split_file_is_one_clear_error(split_dir, part, edit, message):
+    path = split_dir / f"index_{part}_0.txt"
+    first = path.read_text().split()[0]
+    test0 = (split_dir / "index_test_0.txt").read_text().split()[0]
+    if edit is None:
+        path.unlink()
+    else:
+        _rewrite(path, lambda ls: [x.replace("{test0}", test0) for x in edit(ls)])
+    with pytest.raises(DataError, match=message.replace("{first}", first).replace("(", r"\(")):
+        read_split(split_dir, 0, 1030)
+
+
+def test_a_changed_split_file_fails_its_md5(split_dir):
+    _rewrite(split_dir / "index_test_0.txt", lambda ls: ls[1:] + ls[:1])  # same rows, reordered
+    with pytest.raises(DataError, match=r"index_test_0.txt: md5 .* not the published split"):
+        check_md5s(split_dir, MD5, 1)
+
+
+def test_conformal_quantile_takes_the_finite_sample_rank():
+    residuals = np.array([9.0, -1, 2, 8, 3, 7, 4, 6, 5])  # |r| = 1..9
+    assert conformal_quantile(residuals, 0.9) == 9.0  # ceil(10 * 0.9) = 9th smallest
+    assert conformal_quantile(residuals, 0.5) == 5.0  # ceil(10 * 0.5) = 5th
+    assert conformal_quantile(residuals, 0.8) == 8.0
+    assert math.isinf(conformal_quantile(residuals[:5], 0.9))  # ceil(6 * 0.9) = 6 > 5
+
+
+def test_conformal_intervals_cover_at_the_level_on_exchangeable_data():
+    rng = np.random.default_rng(0)
+    n, trials, level = 50, 4000, 0.9
+    calibration = rng.standard_t(3, size=(trials, n))
+    new = rng.standard_t(3, size=trials)
+    q = np.array([conformal_quantile(c, level) for c in calibration])
+    coverage = float(np.mean(np.abs(new) <= q))
+    # At least the level, and at most level + 1/(n+1) up to the Monte Carlo error (about 0.005).
+    assert level - 0.01 <= coverage <= level + 1 / (n + 1) + 0.015
+
+
+@pytest.fixture(scope="module")
+def table():
+    return read_raw(RAW)
+
+
+def _one_split(index):
+    split = read_split(SPLITS, index, 1030)
+    inner = inner_split(split["train"], 0.2, index)
+    return {
+        "train": split["train"][None],
+        "test": split["test"][None],
+        "inner_train": inner["train"][None],
+        "inner_val": inner["val"][None],
+    }
+
+
+def _poison(table, rows):
+    out = table.copy()
+    out.iloc[rows, :] = out.iloc[rows, :].to_numpy() * 100 + 1000
+    return out
+
+
+@pytest.mark.parametrize("index", [0, 7])
+def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, index):
+    """Change the split's test rows beyond recognition: the choice and its interval do not move,
+    and the retrained model's predictions on the other test rows do not either."""
+    splits = _one_split(index)
+    seeds = [0, 1]
+    candidates = {"a": Run(hidden=[4], epochs=4), "b": Run(hidden=[6], epochs=4)}
+
+    def choose(t):
+        inner = {
+            name: inner_predictions(r, seeds, t, splits, [2, 4], "cpu") for name, r in candidates.items()
+        }
+        y_val = np.stack([t.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]])
+        return inner, select(inner, y_val, 0.9)
+
+    (inner, chosen), (inner_p, chosen_p) = choose(table), choose(_poison(table, splits["test"][0]))
+    assert chosen == chosen_p
+    for name in candidates:
+        np.testing.assert_array_equal(inner[name]["predictions"], inner_p[name]["predictions"])
+
+    run = candidates[chosen[0]["candidate"]]
+    before = retrain_and_test(run, seeds, table, splits, chosen, "cpu")
+    first = splits["test"][0, :1]  # only this test row changes: the others' predictions stay
+    after = retrain_and_test(run, seeds, _poison(table, first), splits, chosen, "cpu")
+    others = ~before["row"].isin(first)
+    np.testing.assert_array_equal(before.loc[others, "predicted"], after.loc[others, "predicted"])
+    assert not np.allclose(before.loc[~others, "predicted"], after.loc[~others, "predicted"])
+
+
+@pytest.mark.slow
+def test_smoke_benchmark_outputs(smoke_study):
+    bench = smoke_study / "results" / "benchmark"
+    config = yaml.safe_load((smoke_study / "config" / "smoke.yaml").read_text())
+    n_splits = config["benchmark"]["splits"]
+    summary = json.loads((bench / "summary.json").read_text())
+    per_split = pd.read_csv(bench / "per_split.csv")
+    predictions = pd.read_csv(bench / "test_predictions.csv")
+    assert summary["splits"] == n_splits == len(per_split) and summary["level"] == 0.9
+    assert list(predictions.columns) == ["split", "row", "strength", "predicted", "lower", "upper"]
+    assert len(predictions) == summary["test_rows"] == 103 * n_splits
+    for s in range(n_splits):
+        rows = np.loadtxt(smoke_study / "data" / "uci_splits" / f"index_test_{s}.txt", dtype=int)
+        assert sorted(predictions[predictions["split"] == s]["row"]) == sorted(rows)
+    assert (predictions["lower"] < predictions["predicted"]).all()
+    assert (predictions["predicted"] < predictions["upper"]).all()
+    inside = (predictions["lower"] <= predictions["strength"]) & (
+        predictions["strength"] <= predictions["upper"]
+    )
+    assert summary["coverage"] == pytest.approx(inside.mean())
+    assert summary["rmse_mean"] == pytest.approx(per_split["rmse"].mean())
+    assert summary["rmse_se"] == pytest.approx(per_split["rmse"].std(ddof=1) / math.sqrt(n_splits))
+    rmse0 = np.sqrt(np.mean((predictions[predictions["split"] == 0].eval("predicted - strength")) ** 2))
+    assert per_split.loc[0, "rmse"] == pytest.approx(rmse0)
+    assert set(per_split["epochs"]) <= set(config["benchmark"]["epochs"])
+    table = (smoke_study / "results" / "tables" / "benchmark.md").read_text()
+    assert "This project" in table and "MC dropout, grid search | 4.82 ± 0.16" in table
+    assert "| TabPFNv2 | 3.97 | one 2/3 : 1/3 split | no |" in table
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_failed_split_download_is_one_line_and_leaves_no_file(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    shutil.rmtree(repo / "data" / "uci_splits")
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    url = f"http://127.0.0.1:{_closed_port()}/{{name}}"
+    config["benchmark"]["url"] = url
+    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, "get_data", *SMOKE, check=False)
+    assert proc.returncode != 0
+    # One line, on the terminal and in the log (which Snakemake shows for a failed job).
+    errors = sorted({line for line in proc.stderr.splitlines() if line.startswith("error:")})
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith(f"error: {url.format(name='index_train_0.txt')}: download failed (")
+    assert "dvc pull" in errors[0] and "Traceback" not in proc.stderr
+    assert not (repo / "data" / "uci_splits").exists() or not any((repo / "data" / "uci_splits").iterdir())
