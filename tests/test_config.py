@@ -55,6 +55,11 @@ BAD = [
     ("experiments.depth.grids.0.width", DELETE, "width and depth go together"),
     ("figures.learning_curves.0.hidden", [999], "is in no experiment"),
     ("bases.default.epochs", 2.5, "'bases.default.epochs': value 2.5 is not of type 'integer'"),
+    ("final.run", {"optimizer": "sgd_momentum"}, "'final.run': run {"),
+    ("benchmark.candidates.1", {"optimizer": "sgd_momentum"}, "needs 0 < momentum < 1, got 0"),
+    ("benchmark.candidates.1", {"epochs": 0}, "'benchmark.candidates[1].epochs': value 0 must be >= 1"),
+    ("interval_level", 1.0, "'interval_level': value 1.0 must be < 1"),
+    ("benchmark.splits", 0, "'benchmark.splits': value 0 must be >= 1"),
 ]
 
 

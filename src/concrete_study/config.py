@@ -131,10 +131,18 @@ def validate(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
                 raise ConfigError(
                     f"config key 'experiments.{name}.grids[{i}]': give hidden or width+depth, not both"
                 )
-    # Expanding the experiments checks what only resolved runs can show (figures' runs).
-    from concrete_study.runs import expand_study
+    # Expanding the experiments checks what only resolved runs can show (figures' runs), and
+    # every other run the config names must be one that can train.
+    from concrete_study.runs import expand_study, resolve
 
     expand_study(config)
+    named = {"final.run": config["final"]["run"]}
+    named |= {f"benchmark.candidates[{i}]": c for i, c in enumerate(config["benchmark"]["candidates"])}
+    for key, overrides in named.items():
+        try:
+            resolve(config, overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"config key {key!r}: {exc}") from None
     return config
 
 
