@@ -6,7 +6,7 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, ENV
+from conftest import BIN, ENV, ROOT, copy_repo
 
 pytestmark = pytest.mark.slow
 
@@ -115,3 +115,29 @@ def test_exp_run_sets_a_param_and_reruns(dvc_repo):
     assert {(param, level) for param, level, _ in rows} == {(0.9, 0.9), (0.8, 0.8)}
     widths = {level: width for _, level, width in rows}
     assert widths[0.8] < widths[0.9]
+
+
+def test_ci_lock_check_names_what_is_stale(tmp_path):
+    """`.ci/check_lock.py` on the committed dvc.lock: current as committed; a code edit without
+    a new lock is one line that says what to do; an out that differs is named."""
+    repo = copy_repo(tmp_path / "repo")
+    git(repo, "init", "-q")
+    check = [str(BIN / "python"), ".ci/check_lock.py"]
+    assert "dependencies current" in run(repo, *check, "deps")
+    engine = repo / "src" / "concrete_study" / "engine.py"
+    engine.write_text(engine.read_text() + "\n# an edit\n")
+    proc = subprocess.run([*check, "deps"], cwd=repo, capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "dvc.lock is not current: run `dvc repro` and commit dvc.lock: "
+        "study: changed deps src/concrete_study: modified"
+    ]
+    # After a run: every out of the lock must be there with its md5.
+    (repo / "results" / "final").mkdir(parents=True)
+    metrics = json.loads((ROOT / "results" / "final" / "metrics.json").read_text())
+    metrics["test_mse"] += 1e-9
+    (repo / "results" / "final" / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    proc = subprocess.run([*check, "outs"], cwd=repo, capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 1
+    assert "the run did not reproduce dvc.lock: study: results/final/model.pt is missing" in proc.stderr
+    assert "study: results/final/metrics.json has md5 " in proc.stderr
