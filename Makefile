@@ -11,8 +11,11 @@ export DVC_NO_ANALYTICS := 1
 
 .PHONY: run test setup data lint report bench bench-study slurm-test clean
 
+# The study, then `dvc commit`: the outs go into DVC's cache, so `dvc status` and `dvc push`
+# work, and dvc.lock records them (unchanged where they reproduce it; commit it where they do not).
 run: data
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/dvc commit --force --quiet
 
 test: data
 	$(BIN)/python -m pytest

@@ -35,9 +35,16 @@ def changed_dependencies() -> list[str]:
     return problems
 
 
+def committed_lock() -> dict:
+    """dvc.lock as committed: `make run` ends with `dvc commit`, which rewrites the working copy
+    where the outs differ, so the committed one is what the run must reproduce."""
+    proc = subprocess.run(["git", "show", "HEAD:dvc.lock"], cwd=ROOT, capture_output=True, text=True)
+    return yaml.safe_load(proc.stdout if proc.returncode == 0 else (ROOT / "dvc.lock").read_text())
+
+
 def differing_outs() -> list[str]:
-    """Each out of dvc.lock whose file is missing or has another md5."""
-    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())
+    """Each out of the committed dvc.lock whose file is missing or has another md5."""
+    lock = committed_lock()
     problems = []
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):

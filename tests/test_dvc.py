@@ -1,5 +1,6 @@
 """The DVC side with the real dvc: repro, status, metrics, params, push and pull, experiments."""
 
+import hashlib
 import json
 import subprocess
 
@@ -122,6 +123,8 @@ def test_ci_lock_check_names_what_is_stale(tmp_path):
     a new lock is one line that says what to do; an out that differs is named."""
     repo = copy_repo(tmp_path / "repo")
     git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "as committed")
     check = [str(BIN / "python"), ".ci/check_lock.py"]
     assert "dependencies current" in run(repo, *check, "deps")
     engine = repo / "src" / "concrete_study" / "engine.py"
@@ -140,4 +143,12 @@ def test_ci_lock_check_names_what_is_stale(tmp_path):
     proc = subprocess.run([*check, "outs"], cwd=repo, capture_output=True, text=True, env=ENV)
     assert proc.returncode == 1
     assert "the run did not reproduce dvc.lock: study: results/final/model.pt is missing" in proc.stderr
+    assert "study: results/final/metrics.json has md5 " in proc.stderr
+    # The committed lock is the reference, even where `dvc commit` rewrote the working copy.
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    for out in lock["stages"]["study"]["outs"]:
+        if out["path"] == "results/final/metrics.json":
+            out["md5"] = hashlib.md5((repo / out["path"]).read_bytes()).hexdigest()
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+    proc = subprocess.run([*check, "outs"], cwd=repo, capture_output=True, text=True, env=ENV)
     assert "study: results/final/metrics.json has md5 " in proc.stderr
