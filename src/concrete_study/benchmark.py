@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import FEATURES, TARGET, Standardiser
+from concrete_study.data import FEATURES, TARGET, Standardiser, scaled_arrays
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import conformal_quantile, regression_metrics
 from concrete_study.model_file import Ensemble
@@ -30,16 +30,10 @@ def budgets(run: Run, epochs: list[int]) -> list[int]:
     return sorted({e for e in epochs if e < run.epochs} | {run.epochs})
 
 
-def _scaled(table: pd.DataFrame, fit_rows: np.ndarray, *row_sets: np.ndarray):
-    """A standardiser fitted on `fit_rows` only, and (x, y) of each row set through it."""
-    scaler = Standardiser.fit(table.iloc[fit_rows][FEATURES])
-    out = [scaler]
-    for rows in row_sets:
-        frame = table.iloc[rows]
-        out.append(
-            (scaler.transform(frame[FEATURES]).astype(np.float32), frame[TARGET].to_numpy(dtype=np.float32))
-        )
-    return out
+def _scaled(table: pd.DataFrame, parts: dict[str, np.ndarray]) -> tuple[Standardiser, dict]:
+    """A standardiser fitted on the rows of part "fit" only, and X_<part>, y_<part> through it."""
+    scaler = Standardiser.fit(table.iloc[parts["fit"]][FEATURES])
+    return scaler, scaled_arrays(table, parts, scaler)
 
 
 def _train_splits(run, seeds, parts, device, snapshot_epochs) -> TrainResult:
@@ -62,8 +56,8 @@ def inner_predictions(
     inner-validation predictions at each budget: (budgets, splits, seeds, rows)."""
     parts = []
     for inner_train, inner_val in zip(splits["inner_train"], splits["inner_val"], strict=True):
-        _, (x_fit, y_fit), (x_val, y_val) = _scaled(table, inner_train, inner_train, inner_val)
-        parts.append((x_fit, y_fit, x_val, y_val))
+        _, a = _scaled(table, {"fit": inner_train, "val": inner_val})
+        parts.append((a["X_fit"], a["y_fit"], a["X_val"], a["y_val"]))
     steps = budgets(run, epochs)
     result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, tuple(steps))
     n_splits, n_seeds = len(parts), len(seeds)
@@ -110,8 +104,8 @@ def retrain_and_test(
     parts, scalers = [], []
     for choice in chosen:
         train_rows = splits["train"][choice["split"]]
-        scaler, (x_fit, y_fit) = _scaled(table, train_rows, train_rows)
-        parts.append((x_fit, y_fit))
+        scaler, a = _scaled(table, {"fit": train_rows})
+        parts.append((a["X_fit"], a["y_fit"]))
         scalers.append(scaler)
     steps = sorted({c["epochs"] for c in chosen})
     # Nothing is held out: no validation, only the weights at the chosen budgets.
