@@ -11,10 +11,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = "concrete_study"
-LIBRARY = Path(__file__).resolve().parent
 
 
-def _imported_modules(path: Path) -> set[str]:
+def _imported_modules(path: Path, library: Path) -> set[str]:
     """Names of the package's modules that `path` imports, at any depth of its code."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -27,18 +26,20 @@ def _imported_modules(path: Path) -> set[str]:
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == PACKAGE and len(parts) == 2 and (LIBRARY / f"{parts[1]}.py").is_file():
+            if parts[0] == PACKAGE and len(parts) == 2 and (library / f"{parts[1]}.py").is_file():
                 found.add(parts[1])
     return found
 
 
 def library_sources(script: str | Path, root: str | Path) -> list[str]:
-    """The library files that `script` imports, directly or not, as sorted paths under `root`."""
+    """The library files under `root`/src that `script` imports, directly or not, as sorted paths
+    relative to `root`: the workflow's own copy of the library, whichever one Python imports."""
+    library = Path(root) / "src" / PACKAGE
     seen: set[str] = set()
-    todo = _imported_modules(Path(script))
+    todo = _imported_modules(Path(script), library)
     while todo:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo |= _imported_modules(LIBRARY / f"{module}.py")
-    return sorted((LIBRARY / f"{m}.py").relative_to(Path(root).resolve()).as_posix() for m in seen)
+            todo |= _imported_modules(library / f"{module}.py", library)
+    return sorted(f"src/{PACKAGE}/{m}.py" for m in seen)

@@ -1,0 +1,27 @@
+"""Each rule's code inputs come from its script's imports, transitively, in the workflow's tree."""
+
+import shutil
+
+from conftest import ROOT
+
+from concrete_study.sources import library_sources
+
+
+def test_imports_are_followed_through_the_library_of_the_given_tree(tmp_path):
+    shutil.copytree(ROOT / "src", tmp_path / "src")
+    lib = tmp_path / "src" / "concrete_study"
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os\n"
+        "from concrete_study import plotting\n"
+        "import concrete_study_extra\n"  # another package: not the library
+        "def main():\n"
+        "    from concrete_study.errors import DataError\n"  # an import inside a function counts
+    )
+    found = library_sources(script, tmp_path)
+    # plotting imports data and files, which import errors: followed transitively.
+    assert found == [f"src/concrete_study/{m}.py" for m in ("data", "errors", "files", "plotting")]
+    # The tree's own copy decides: a module that imports more there reruns more.
+    (lib / "errors.py").write_text((lib / "errors.py").read_text() + "\nfrom concrete_study import runs\n")
+    assert "src/concrete_study/runs.py" in library_sources(script, tmp_path)
+    assert "src/concrete_study/runs.py" not in library_sources(script, ROOT)
