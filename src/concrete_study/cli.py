@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         description=f"The CSV needs exactly the columns {', '.join(FEATURES)} (amounts in kg/m³, "
         "age in days); a strength column may stay. Output: the rows with "
         "predicted_strength_mpa (ensemble mean), predicted_strength_std_mpa (spread over seeds), "
-        "lower_mpa and upper_mpa (the model's split-conformal interval, 90%% by default) and "
+        "lower_mpa and upper_mpa (the model's split-conformal interval, 90% by default) and "
         "out_of_range (the inputs outside the range seen in training, if any).",
     )
     p.add_argument("--model", default="results/final/model.pt", help="final model file")
