@@ -2,18 +2,16 @@
 
 import numpy as np
 
-from concrete_study.data import FEATURES, Standardiser, read_clean, read_split, scaled_arrays
+from concrete_study.data import fit_and_scale, read_clean, read_split
 from concrete_study.files import atomic_path
 from concrete_study.logs import log_to
 
 
 def main(clean: str, split_files: dict[str, str], scaler_out: str, arrays_out: str) -> None:
-    table = read_clean(clean)
-    split = read_split(split_files)
-    scaler = Standardiser.fit(table.iloc[split["train"]][FEATURES])
+    scaler, arrays = fit_and_scale(read_clean(clean), read_split(split_files), fit="train")
     scaler.save(scaler_out)
     with atomic_path(arrays_out) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **scaled_arrays(table, split, scaler))
+        np.savez(fh, **arrays)
 
 
 with log_to(snakemake.log[0]):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import FEATURES, TARGET, Standardiser, scaled_arrays
+from concrete_study.data import TARGET, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import conformal_quantile, regression_metrics
 from concrete_study.model_file import Ensemble
@@ -28,12 +28,6 @@ def budgets(run: Run, epochs: list[int]) -> list[int]:
     if run.scheduler not in EPOCH_INDEPENDENT:
         return [run.epochs]
     return sorted({e for e in epochs if e < run.epochs} | {run.epochs})
-
-
-def _scaled(table: pd.DataFrame, parts: dict[str, np.ndarray]) -> tuple[Standardiser, dict]:
-    """A standardiser fitted on the rows of part "fit" only, and X_<part>, y_<part> through it."""
-    scaler = Standardiser.fit(table.iloc[parts["fit"]][FEATURES])
-    return scaler, scaled_arrays(table, parts, scaler)
 
 
 def _train_splits(run, seeds, parts, device, snapshot_epochs) -> TrainResult:
@@ -56,7 +50,7 @@ def inner_predictions(
     inner-validation predictions at each budget: (budgets, splits, seeds, rows)."""
     parts = []
     for inner_train, inner_val in zip(splits["inner_train"], splits["inner_val"], strict=True):
-        _, a = _scaled(table, {"fit": inner_train, "val": inner_val})
+        _, a = fit_and_scale(table, {"fit": inner_train, "val": inner_val}, fit="fit")
         parts.append((a["X_fit"], a["y_fit"], a["X_val"], a["y_val"]))
     steps = budgets(run, epochs)
     result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, tuple(steps))
@@ -104,7 +98,7 @@ def retrain_and_test(
     parts, scalers = [], []
     for choice in chosen:
         train_rows = splits["train"][choice["split"]]
-        scaler, a = _scaled(table, {"fit": train_rows})
+        scaler, a = fit_and_scale(table, {"fit": train_rows}, fit="fit")
         parts.append((a["X_fit"], a["y_fit"]))
         scalers.append(scaler)
     steps = sorted({c["epochs"] for c in chosen})

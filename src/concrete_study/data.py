@@ -242,6 +242,14 @@ def scaled_arrays(
     return arrays
 
 
+def fit_and_scale(
+    table: pd.DataFrame, parts: dict[str, np.ndarray], fit: str
+) -> tuple[Standardiser, dict[str, np.ndarray]]:
+    """A standardiser fitted on the rows of part `fit` only, and `scaled_arrays` of every part."""
+    scaler = Standardiser.fit(table.iloc[parts[fit]][FEATURES])
+    return scaler, scaled_arrays(table, parts, scaler)
+
+
 def baselines(arrays: dict[str, np.ndarray]) -> dict:
     """MSE of the mean predictor (training mean) and of ordinary least squares, val and test."""
     x_train = np.asarray(arrays["X_train"], dtype=np.float64)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import FEATURES, TARGET, Standardiser, baselines
+from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
     bootstrap_mse_interval,
@@ -49,9 +49,8 @@ def final_model(
     """
     fit_rows = np.concatenate([split["train"], split["val"]])
     fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
-    scaler = Standardiser.fit(fit[FEATURES])
-    x_fit = scaler.transform(fit[FEATURES]).astype(np.float32)
-    y_fit = fit[TARGET].to_numpy(dtype=np.float32)
+    scaler, a = fit_and_scale(table, {"fit": fit_rows, "test": split["test"]}, fit="fit")
+    x_fit, y_fit, x_test = a["X_fit"], a["y_fit"], a["X_test"]
     # No held-out rows remain: the per-epoch "val" curve is the fit set itself, for monitoring.
     result = train(run, seeds, x_fit, y_fit, x_fit, y_fit, device=device)
     names = [seed_key(s) for s in seeds]
@@ -59,7 +58,6 @@ def final_model(
 
     interval = calibrate(run, seeds, table, split, device, level)
 
-    x_test = scaler.transform(test[FEATURES]).astype(np.float32)
     y_test = test[TARGET].to_numpy(dtype=np.float64)
     per_seed = ensemble.predict_scaled(x_test)  # the one look at the test set
     mean = per_seed.mean(axis=0)
@@ -107,14 +105,9 @@ def calibrate(
     run: Run, seeds: list[int], table: pd.DataFrame, split: dict, device: str, level: float
 ) -> dict:
     """Split-conformal half-width: the ensemble trained on the train rows, scored on the val rows."""
-    train_rows, val = table.iloc[split["train"]], table.iloc[split["val"]]
-    scaler = Standardiser.fit(train_rows[FEATURES])
-    x_train = scaler.transform(train_rows[FEATURES]).astype(np.float32)
-    x_val = scaler.transform(val[FEATURES]).astype(np.float32)
-    y_train = train_rows[TARGET].to_numpy(dtype=np.float32)
-    y_val = val[TARGET].to_numpy(dtype=np.float32)
-    result = train(run, seeds, x_train, y_train, x_val, y_val, device=device)
-    residuals = y_val.astype(np.float64) - result.val_predictions.mean(axis=0)
+    _, a = fit_and_scale(table, {"train": split["train"], "val": split["val"]}, fit="train")
+    result = train(run, seeds, a["X_train"], a["y_train"], a["X_val"], a["y_val"], device=device)
+    residuals = a["y_val"].astype(np.float64) - result.val_predictions.mean(axis=0)
     return {
         "level": level,
         "half_width": conformal_quantile(residuals, level),
