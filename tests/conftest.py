@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First: importing the library pins the numerics (MKL, OpenBLAS) before numpy loads.
+import concrete_study  # noqa: F401
+
+# isort: split
 import os
 import shutil
 import subprocess

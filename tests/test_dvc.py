@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import subprocess
 
 import pandas as pd
@@ -120,8 +121,11 @@ def test_exp_run_sets_a_param_and_reruns(dvc_repo):
 
 def test_ci_lock_check_names_what_is_stale(tmp_path):
     """`.ci/check_lock.py` on the committed dvc.lock: current as committed; a code edit without
-    a new lock is one line that says what to do; an out that differs is named."""
+    a new lock is one line that says what to do; an out that differs is named, with how far it moved."""
     repo = copy_repo(tmp_path / "repo")
+    for kept in ("results/final/metrics.json", "results/benchmark/per_split.csv"):  # in git, as here
+        (repo / kept).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / kept, repo / kept)
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "as committed")
@@ -135,15 +139,24 @@ def test_ci_lock_check_names_what_is_stale(tmp_path):
         "dvc.lock is not current: run `dvc repro` and commit dvc.lock: "
         "study: changed deps src/concrete_study: modified"
     ]
-    # After a run: every out of the lock must be there with its md5.
-    (repo / "results" / "final").mkdir(parents=True)
+    # After a run: every out of the lock must be there with its md5, and one that moved says by how much.
     metrics = json.loads((ROOT / "results" / "final" / "metrics.json").read_text())
-    metrics["test_mse"] += 1e-9
+    old_mse, metrics["test_mse"] = metrics["test_mse"], metrics["test_mse"] + 0.5
     (repo / "results" / "final" / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    per_split = repo / "results" / "benchmark" / "per_split.csv"
+    rows = [line.split(",") for line in per_split.read_text().splitlines()]
+    column = rows[0].index("rmse")
+    rows[4][column] = repr(float(rows[4][column]) + 0.25)
+    per_split.write_text("".join(",".join(row) + "\n" for row in rows))
     proc = subprocess.run([*check, "outs"], cwd=repo, capture_output=True, text=True, env=ENV)
     assert proc.returncode == 1
     assert "the run did not reproduce dvc.lock: study: results/final/model.pt is missing" in proc.stderr
     assert "study: results/final/metrics.json has md5 " in proc.stderr
+    lines = proc.stderr.splitlines()
+    moved = f"  test_mse: {old_mse!r} -> {old_mse + 0.5!r} (+0.5, {0.5 / old_mse:+.2%})"
+    assert [line for line in lines if " -> " in line] == [moved]  # the one metric that moved
+    assert "  1 cells differ; the largest change is 0.25 in column 'rmse'" in lines
+    assert "moved because of the machine, not a change" in proc.stderr
     # The committed lock is the reference, even where `dvc commit` rewrote the working copy.
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     for out in lock["stages"]["study"]["outs"]:

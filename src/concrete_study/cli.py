@@ -12,10 +12,12 @@ from concrete_study.errors import DataError, ModelFileError
 
 def predict(model: str, mixtures: str, output: str | None) -> None:
     import pandas as pd
+    import torch
 
     from concrete_study.files import write_csv
     from concrete_study.model_file import load_model, predict_table
 
+    torch.set_num_threads(1)  # as the workflow's jobs: MKL's bytes may depend on the thread count
     bundle, ensemble = load_model(model)
     source = sys.stdin if mixtures == "-" else Path(mixtures)
     if source is not sys.stdin and not source.exists():

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from concrete_study.model import initial_mlp, state_dict_keys
+from concrete_study.numerics import check_training
 from concrete_study.runs import Run
 
 # A seed's batches are drawn from its own generator, offset from the initialisation seed.
@@ -57,11 +58,11 @@ def _stacked_parameters(n_inputs, hidden, seeds, device):
     `flat`, and its gradient a view of `flat.grad`, so the optimizer steps one tensor instead
     of two per layer: per-step overhead, not arithmetic, dominates these small nets.
     """
-    models = [initial_mlp(n_inputs, hidden, s) for s in seeds]
+    models = [initial_mlp(n_inputs, hidden, s).state_dict() for s in seeds]
     stacked = []
     for w_key, b_key in state_dict_keys(hidden):
-        stacked.append(torch.stack([m.state_dict()[w_key].T for m in models]))  # (R, in, out)
-        stacked.append(torch.stack([m.state_dict()[b_key] for m in models]).unsqueeze(1))
+        stacked.append(torch.stack([m[w_key].T for m in models]))  # (R, in, out)
+        stacked.append(torch.stack([m[b_key] for m in models]).unsqueeze(1))
     flat = torch.nn.Parameter(torch.cat([t.reshape(-1) for t in stacked]).to(device))
     flat.grad = torch.zeros_like(flat)
     shapes = [t.shape for t in stacked]
@@ -103,8 +104,50 @@ def _state_dicts(
     return out
 
 
+class _StackedMLP(torch.autograd.Function):
+    """The stacked MLP's forward and backward pass on the CPU, computed by numpy's OpenBLAS.
+
+    Not torch's MKL: MKL's kernels differ between Intel and AMD CPUs in every mode but
+    MKL_CBWR=COMPATIBLE, which is 3-4 times slower at these sizes, while OpenBLAS pinned to its AVX2
+    kernels (numerics.py) gives the same bytes on every x86-64 CPU with AVX2 at full speed. One
+    autograd node for the whole net, not two a layer: the deep nets' steps are per-call overhead.
+    Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *params):
+        weights = [p.detach().numpy() for p in params[0::2]]
+        biases = [p.detach().numpy() for p in params[1::2]]
+        inputs = []  # each layer's input, for the backward pass
+        h = x.detach().numpy()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging replica is data
+            for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+                inputs.append(h)
+                h = np.matmul(h, w)
+                h += b
+                if i < len(weights) - 1:
+                    np.maximum(h, 0, out=h)
+        ctx.inputs, ctx.weights = inputs, weights
+        return torch.from_numpy(h[..., 0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad.contiguous().numpy()[..., None]  # (R, B, 1)
+        grads = []
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in reversed(range(len(ctx.weights))):
+                h = ctx.inputs[i]
+                grads += [g.sum(1, keepdims=True), np.matmul(h.transpose(0, 2, 1), g)]  # bias, weight
+                if i > 0:
+                    g = np.matmul(g, ctx.weights[i].transpose(0, 2, 1))
+                    np.multiply(g, h > 0, out=g)  # relu: no gradient where its output was 0
+        return None, *(torch.from_numpy(a) for a in reversed(grads))
+
+
 def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """x: (R, B, inputs) -> predictions (R, B)."""
+    """x: (R, B, inputs) -> predictions (R, B). On a GPU, torch's own kernels (not bit-exact anyway)."""
+    if not x.is_cuda:
+        return _StackedMLP.apply(x, *params)
     h = x
     last = len(params) // 2 - 1
     for i in range(last + 1):
@@ -153,6 +196,7 @@ def train(
     predictions after those epochs, for choosing a budget from one trajectory.
     """
     dev = pick_device(device)
+    check_training(dev.type)
     # Vanishing gradients in deep nets reach float32's subnormal range, where x86 arithmetic is
     # many times slower; flushed to zero they cost nothing and change nothing that matters.
     torch.set_flush_denormal(True)

@@ -1,0 +1,97 @@
+"""The pin (numerics.py): the same bytes whatever kernels another CPU would pick.
+
+Each probe is a fresh process (tests/numerics_probe.py), since MKL and OpenBLAS read their settings
+once. Other CPUs are emulated on this one: MKL told to use only AVX2 or AVX-512 instructions, ATen
+told to run its avx2 or avx512 kernels (avx512 only where this CPU has it: elsewhere it crashes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import ENV, RAW, ROOT
+
+from concrete_study.numerics import PINNED, UNPINNED, lock_breakers, pin, warning
+
+# Computed under the pin by an AMD EPYC (Zen 3, AVX2; torch 2.13.0) and by an Intel Xeon (AVX-512
+# and AMX; torch 2.11.0), both with numpy 2.4.6: the same bytes on both.
+FINGERPRINTS = {
+    "stack 2x128 e60 r5": "aa43b767ed565c4c735a8dd44c400e7e",
+    "stack 2x128 e20 r8": "54b99b8ec73e05bf3928e1ea2529845c",
+    "stack 2x16 e30 r2": "5faf74b4d67d6440b7a88b190f898855",
+    "stack 16x32 e10 r5": "17010c35618fcb5ae234ba01f426b947",
+    "least squares": "abd0412e588704610ba462ef9da0e303",
+}
+SMOKE_CONFIG = ROOT / "config" / "smoke.yaml"
+CPUINFO = Path("/proc/cpuinfo")
+HAS_AVX512 = CPUINFO.is_file() and " avx512f" in CPUINFO.read_text()
+EMULATED = {
+    "MKL AVX2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "MKL AVX-512": {"MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+    "ATen avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
+    **({"ATen avx512": {"ATEN_CPU_CAPABILITY": "avx512"}} if HAS_AVX512 else {}),
+}
+CONTROLS = {"unpinned": UNPINNED, "ATen default": {"ATEN_CPU_CAPABILITY": "default"}}
+
+pytestmark = pytest.mark.slow
+
+
+def probe(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in ENV.items() if k not in PINNED and not k.startswith(("MKL_", "ATEN_"))}
+    cmd = [sys.executable, str(ROOT / "tests" / "numerics_probe.py"), str(RAW), str(SMOKE_CONFIG)]
+    proc = subprocess.run(cmd, env={**env, **extra}, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def probes() -> dict[str, dict[str, str]]:
+    variants = {"pinned": {}, **EMULATED, **CONTROLS}
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(variants, pool.map(probe, variants.values()), strict=True))
+
+
+def numbers(fingerprints: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fingerprints.items() if k != "capability"}
+
+
+def test_the_pinned_bytes_are_those_two_other_cpus_computed(probes):
+    assert {k: probes["pinned"][k] for k in FINGERPRINTS} == FINGERPRINTS
+
+
+@pytest.mark.parametrize("cpu", EMULATED)
+def test_an_emulated_cpu_computes_the_same_bytes_under_the_pin(probes, cpu):
+    assert numbers(probes[cpu]) == numbers(probes["pinned"])
+
+
+def test_other_kernels_give_other_bytes(probes):
+    """What makes the tests above able to fail: the bytes do depend on the kernels."""
+    pinned = numbers(probes["pinned"])
+    assert all(probes["ATen default"][k] != v for k, v in pinned.items() if k.startswith("stack"))
+    if HAS_AVX512 or (os.cpu_count() or 1) > 1:
+        # OpenBLAS's own choice: its AVX-512 kernels, or as many threads as cores.
+        assert numbers(probes["unpinned"]) != pinned
+
+
+def test_a_setting_that_breaks_the_lock_is_named_in_one_line(capsys):
+    environ = {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "default"}
+    pin(environ)
+    assert environ["OPENBLAS_CORETYPE"] == "Haswell" and environ["MKL_CBWR"] == "AVX2"  # the user's stays
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "MKL_CBWR='AVX2' (pinned: COMPATIBLE)" in err and "ATEN_CPU_CAPABILITY='default'" in err
+    assert "will not reproduce dvc.lock" in err
+
+
+def test_the_pinned_environment_and_x86_64_break_nothing(capsys):
+    environ = dict(PINNED, ATEN_CPU_CAPABILITY="avx512")
+    pin(environ)
+    assert capsys.readouterr().err == ""
+    assert lock_breakers(environ, machine="arm64") == ["a arm64 CPU (bit-exact on x86-64 only)"]
+    assert warning(["x"]).startswith("concrete-study: warning: x: ")
