@@ -3,7 +3,7 @@ AVX2, so that dvc.lock reproduces on machines other than the one that wrote it.
 
 Two libraries choose their kernels by CPU, and different kernels round differently:
 
-- numpy's OpenBLAS: the engine's matrix products (engine._StackedAffine) and the least-squares
+- numpy's OpenBLAS: the engine's matrix products (engine._StackedMLP) and the least-squares
   baseline. `OPENBLAS_CORETYPE=Haswell` (its AVX2 kernels) on every CPU, where an Intel Xeon's own
   choice gave other coefficients; `OPENBLAS_NUM_THREADS=1`, since a threaded product gave other
   bytes (and was slower: jobs run side by side, one per core). OpenBLAS reads both when numpy
@@ -80,11 +80,12 @@ def openblas_state() -> tuple[str, int] | None:
     import numpy
 
     libs = sorted(Path(numpy.__file__).parent.parent.glob("numpy.libs/libscipy_openblas64_*.so"))
-    if not libs:
+    try:
+        lib = ctypes.CDLL(str(libs[0]))  # the library numpy loaded: the same handle
+        lib.scipy_openblas_get_corename64_.restype = ctypes.c_char_p
+        return lib.scipy_openblas_get_corename64_().decode(), int(lib.scipy_openblas_get_num_threads64_())
+    except (IndexError, OSError, AttributeError):  # no such library, or another build of it
         return None
-    lib = ctypes.CDLL(str(libs[0]))  # the library numpy loaded: the same handle
-    lib.scipy_openblas_get_corename64_.restype = ctypes.c_char_p
-    return lib.scipy_openblas_get_corename64_().decode(), int(lib.scipy_openblas_get_num_threads64_())
 
 
 @functools.cache  # once per process and device
