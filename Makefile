@@ -9,13 +9,32 @@ SHARED_REMOTE ?= ../shared/dvc-remote
 CORES ?= all
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test setup data lint report bench bench-study slurm-test clean
+.PHONY: run test setup data unlock lint report bench bench-study slurm-test clean
 
 # The study, then `dvc commit`: the outs go into DVC's cache, so `dvc status` and `dvc push`
 # work, and dvc.lock records them (unchanged where they reproduce it; commit it where they do not).
-run: data
-	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/dvc commit --force --quiet
+# `make run CONFIG=config/smoke.yaml` runs another study instead, without `dvc commit`: dvc.lock
+# records the study of config/config.yaml.
+run: data unlock
+	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
+	$(if $(CONFIG),,$(BIN)/dvc commit --force --quiet)
+
+# A hard kill (kill -9, a lost node) leaves Snakemake's lock behind, and the next run refuses to
+# start. Cleared when no Snakemake process runs in this directory; a live run's lock stays.
+unlock: setup
+	@[ -n "$$(ls -A .snakemake/locks 2>/dev/null)" ] || exit 0; \
+	if [ ! -d /proc/self ]; then \
+	  echo "make: Snakemake's lock is held; if no run is alive here, $(BIN)/snakemake --unlock" >&2; exit 1; \
+	fi; \
+	live=$$(for p in /proc/[0-9]*; do \
+	  [ "$$(readlink $$p/cwd 2>/dev/null)" = "$(realpath .)" ] && tr '\0' ' ' < $$p/cmdline 2>/dev/null \
+	    | grep -qE '^[^ ]*python[^ ]* [^ ]*snakemake( |$$)' && echo $${p#/proc/}; \
+	done); \
+	if [ -n "$$live" ]; then \
+	  echo "make: Snakemake (pid" $$live") runs in this directory and holds its lock: left alone" >&2; exit 1; \
+	fi; \
+	echo "make: a stale Snakemake lock (no Snakemake runs in this directory), cleared"; \
+	$(BIN)/snakemake --unlock --quiet > /dev/null
 
 test: data
 	$(BIN)/python -m pytest

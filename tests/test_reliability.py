@@ -1,7 +1,6 @@
 """Failures are loud, early and harmless: bad data, killed jobs, divergence, concurrency."""
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -46,17 +45,9 @@ def test_a_corrupt_dataset_is_refused_before_any_job(smoke_copy):
     assert "error: data/Concrete_Data.xls: not a readable Excel file" in proc.stderr
 
 
-def test_sigkill_mid_training_then_rerun_equals_an_uninterrupted_run(smoke_study, tmp_path):
+def test_sigkill_mid_training_then_make_run_unlocks_and_equals_an_uninterrupted_run(smoke_study, tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    env = {**ENV, "PYTHONPATH": str(repo / "src")}
-    proc = subprocess.Popen(
-        [str(BIN / "snakemake"), *SMOKE[:1], "1", *SMOKE[2:]],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_smoke_run(repo)
     runs = repo / "results" / "runs"
     deadline = time.time() + 120
     # Kill once a training job is running and at least one has finished.
@@ -72,10 +63,51 @@ def test_sigkill_mid_training_then_rerun_equals_an_uninterrupted_run(smoke_study
     for run in runs.iterdir():
         if (run / "metrics.json").exists():
             assert all((run / f).exists() for f in ("history.csv", "weights.pt", "gradients.csv"))
-    shutil.rmtree(repo / ".snakemake" / "locks", ignore_errors=True)  # as `snakemake --unlock` does
-    snakemake(repo, *SMOKE)
+    assert list((repo / ".snakemake" / "locks").iterdir()), "the hard kill left Snakemake's lock"
+    proc = make(repo, "run", "CONFIG=config/smoke.yaml", "CORES=2")
+    assert proc.returncode == 0, proc.stderr
+    assert "make: a stale Snakemake lock (no Snakemake runs in this directory), cleared" in proc.stdout
     assert not list((repo / "results").rglob(".*.tmp*")), "a killed job's temporary file was left"
     assert comparable_results(repo) == comparable_results(smoke_study)
+
+
+def test_the_lock_of_a_live_run_is_left_alone(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    proc = start_smoke_run(repo)
+    locks = repo / ".snakemake" / "locks"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (locks.exists() and list(locks.iterdir())):
+        time.sleep(0.05)
+    try:
+        refused = make(repo, "unlock")
+        assert refused.returncode != 0
+        assert f"make: Snakemake (pid {proc.pid}) runs in this directory and holds its lock: left alone" in (
+            refused.stderr
+        )
+        assert list(locks.iterdir())
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def start_smoke_run(repo):
+    """The smoke study on one core, in a session of its own (so that it can be killed whole)."""
+    return subprocess.Popen(
+        [str(BIN / "snakemake"), *SMOKE[:1], "1", *SMOKE[2:]],
+        cwd=repo,
+        env={**ENV, "PYTHONPATH": str(repo / "src")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def make(repo, *args) -> subprocess.CompletedProcess:
+    """The project's Makefile in `repo`, with this environment's virtualenv."""
+    env = {**ENV, "PYTHONPATH": str(repo / "src")}
+    return subprocess.run(
+        ["make", f"VENV={BIN.parent}", *args], cwd=repo, env=env, capture_output=True, text=True
+    )
 
 
 def test_many_cores_give_the_same_results_as_few(smoke_study, tmp_path):
