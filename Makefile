@@ -33,8 +33,8 @@ unlock: setup
 	if [ -n "$$live" ]; then \
 	  echo "make: Snakemake (pid" $$live") runs in this directory and holds its lock: left alone" >&2; exit 1; \
 	fi; \
-	echo "make: a stale Snakemake lock (no Snakemake runs in this directory), cleared"; \
-	$(BIN)/snakemake --unlock --quiet > /dev/null
+	$(BIN)/snakemake --unlock --quiet > /dev/null 2>&1 || { $(BIN)/snakemake --unlock; exit 1; }; \
+	echo "make: a stale Snakemake lock (no Snakemake runs in this directory), cleared"
 
 test: data
 	$(BIN)/python -m pytest
