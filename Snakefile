@@ -21,14 +21,11 @@ include: "rules/analysis.smk"
 include: "rules/figures.smk"
 include: "rules/final.smk"
 include: "rules/benchmark.smk"
+include: "rules/summary.smk"
 
 
+# Every output of the study, listed in one place (rules/common.smk).
 rule all:
     default_target: True
     input:
-        rules.inspect_data.output,
-        rules.baselines.output,
-        TABLES,
-        FIGURES,
-        rules.final_model.output,
-        BENCHMARK_OUTPUTS,
+        study_outputs(),

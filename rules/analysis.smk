@@ -8,8 +8,7 @@ localrules:
 
 rule experiment_table:
     input:
-        histories=lambda wc: run_files("history", STUDY.experiments[wc.experiment]),
-        metrics=lambda wc: run_files("metrics", STUDY.experiments[wc.experiment]),
+        histories=files_of_runs("history", "table/{experiment}"),
         code=code("experiment_table"),
     output:
         csv=captioned(
@@ -22,10 +21,8 @@ rule experiment_table:
     log:
         "results/logs/tables/{experiment}.log",
     params:
-        jobs=lambda wc: STUDY.jobs_of(STUDY.experiments[wc.experiment]),  # the order of the inputs
-        runs=lambda wc: {r: STUDY.runs[r].params() for r in STUDY.experiments[wc.experiment]},
-        job_of=lambda wc: {r: STUDY.job_of[r] for r in STUDY.experiments[wc.experiment]},
-        title=lambda wc: config["experiments"][wc.experiment].get("title", wc.experiment),
+        runs=runs_of("table/{experiment}"),
+        title=experiment_title,
     script:
         script_path("experiment_table")
 
@@ -46,6 +43,3 @@ rule parameter_table:
         hidden=[list(h) for h in sorted({r.hidden for r in STUDY.runs.values()}, key=lambda h: (len(h), h))],
     script:
         script_path("parameter_table")
-
-
-TABLES = expand(rules.experiment_table.output, experiment=STUDY.experiments) + rules.parameter_table.output

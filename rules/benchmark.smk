@@ -147,6 +147,3 @@ rule benchmark_figure:
         "results/logs/figures/benchmark_figure.log",
     script:
         script_path("benchmark_figure")
-
-
-BENCHMARK_OUTPUTS = rules.benchmark_summary.output + rules.benchmark_figure.output

@@ -3,7 +3,7 @@ import os
 import sys
 
 from concrete_study.config import ConfigError, read_yaml, validate
-from concrete_study.data import DataError, check_md5
+from concrete_study.data import DataError, check_raw_md5
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
 from concrete_study.splits import check_md5s, read_splits, split_file_names
@@ -23,7 +23,7 @@ SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}
 try:
-    check_md5(config["data"]["raw"], config["data"]["md5"])
+    check_raw_md5(config["data"]["raw"], config["data"]["md5"])
     # Damaged or inconsistent split files stop the workflow before any job; missing ones are
     # downloaded (rules/benchmark.smk) and checked there.
     check_md5s(BENCHMARK["directory"], BENCHMARK["md5"], BENCHMARK["splits"])
@@ -64,26 +64,75 @@ def job_file(output, job):
     return expand(getattr(rules.train.output, output), job=job)[0]
 
 
-def run_files(output, run_ids):
-    """One output of the train rule for each job that trains these runs, in STUDY.jobs_of order."""
-    return [job_file(output, job) for job in STUDY.jobs_of(run_ids)]
+def run_files(output, reader):
+    """One output of the train rule for each job whose runs `reader` (an output of the study, see
+    runs.Study) reads, in job order."""
+    return [job_file(output, job) for job in STUDY.jobs_of(STUDY.runs_read_by(reader))]
+
+
+def runs_read(reader):
+    """Each run that `reader` reads, in its order: id, hyperparameters and its job's history."""
+    return [
+        {"id": rid, "run": STUDY.runs[rid].params(), "history": job_file("history", STUDY.job_of[rid])}
+        for rid in STUDY.runs_read_by(reader)
+    ]
+
+
+# Input and params functions of the rules that read training runs. `reader` may name wildcards
+# ("table/{experiment}"); it is looked up only when its job is planned, so a figure the config
+# does not ask for costs nothing.
+def files_of_runs(output, reader):
+    return lambda wildcards: run_files(output, reader.format(**wildcards))
+
+
+def file_of_run(output, reader):
+    """The same, for an output that reads a single run."""
+    return lambda wildcards: job_file(output, STUDY.job_of[STUDY.runs_read_by(reader.format(**wildcards))[0]])
+
+
+def runs_of(reader):
+    return lambda wildcards: runs_read(reader.format(**wildcards))
+
+
+def depth_title(reader, text):
+    """A depth figure's title: `text` with {net} as '<n> hidden layers of width <w>'."""
+
+    def title(wildcards):
+        hidden = STUDY.runs[STUDY.runs_read_by(reader.format(**wildcards))[0]].hidden
+        return text.format(net=f"{len(hidden)} hidden layers of width {hidden[0]}")
+
+    return title
+
+
+def experiment_title(wildcards):
+    return config["experiments"][wildcards.experiment].get("title", wildcards.experiment)
 
 
 def is_deep(wildcards):
     return len(STUDY.jobs[wildcards.job].hidden) >= config["deep_layers"]
 
 
-def depth_job(depth):
-    """The job of experiment `depth` with `depth` hidden layers of the figures' width."""
-    width = config["figures"]["depth_width"]
-    for rid in STUDY.experiments.get("depth", []):
-        if STUDY.runs[rid].hidden == (width,) * depth:
-            return STUDY.job_of[rid]
-    raise ValueError(f"config key 'figures': no run of experiment 'depth' has {depth} x {width}")
-
-
-def figure_runs(figure):
-    """The runs a learning-curve figure shows, in the config's order, and their histories."""
-    run_ids = STUDY.figures[figure]
-    histories = expand(rules.train.output.history, job=[STUDY.job_of[r] for r in run_ids])
-    return [STUDY.runs[r].params() for r in run_ids], histories
+def study_outputs():
+    """Every output of the study: what `snakemake` builds with no target. A figure whose runs the
+    config does not name (Figure 9, the depth figures) is not asked for."""
+    depth = config["figures"]["depth"] or {"gradients": [], "predictions": []}
+    return [
+        *rules.inspect_data.output,
+        *rules.baselines.output,
+        *expand(rules.experiment_table.output, experiment=STUDY.experiments),
+        *rules.parameter_table.output,
+        *rules.data_figures.output,
+        *rules.learning_curves.output,
+        *rules.optimizer_curves.output,
+        *(rules.schedule_figure.output if "schedules" in STUDY.reads else []),
+        *rules.weight_figures.output,
+        *rules.gradient_figure.output,
+        *expand(rules.depth_gradient_figure.output, depth=depth["gradients"]),
+        *expand(rules.depth_prediction_figure.output, depth=depth["predictions"]),
+        *(rules.depth_first_layer_figure.output if "depth_first_layer" in STUDY.reads else []),
+        *rules.final_model.output,
+        *rules.final_figures.output,
+        *rules.benchmark_summary.output,
+        *rules.benchmark_figure.output,
+        *rules.summary.output,
+    ]

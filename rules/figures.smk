@@ -13,7 +13,7 @@ localrules:
     depth_prediction_figure,
 
 
-INSPECTED = STUDY.figures["inspected"][0]
+INSPECTED = STUDY.runs_read_by("inspected")[0]
 SWEEPS = "2-3 Training sweeps"
 
 
@@ -33,7 +33,7 @@ rule data_figures:
 
 rule learning_curves:
     input:
-        histories=figure_runs("learning_curves")[1],
+        histories=files_of_runs("history", "learning_curves"),
         baselines=rules.baselines.output.json,
         code=code("curve_figure"),
     output:
@@ -41,7 +41,7 @@ rule learning_curves:
     log:
         "results/logs/figures/learning_curves.log",
     params:
-        runs=figure_runs("learning_curves")[0],
+        runs=runs_of("learning_curves"),
         label_keys=["hidden"],
         drop_sgd=False,
         title="Learning curves of three architectures",
@@ -51,7 +51,7 @@ rule learning_curves:
 
 use rule learning_curves as optimizer_curves with:
     input:
-        histories=figure_runs("optimizer_curves")[1],
+        histories=files_of_runs("history", "optimizer_curves"),
         baselines=rules.baselines.output.json,
         code=code("curve_figure"),
     output:
@@ -60,7 +60,7 @@ use rule learning_curves as optimizer_curves with:
     log:
         "results/logs/figures/optimizer_curves.log",
     params:
-        runs=figure_runs("optimizer_curves")[0],
+        runs=runs_of("optimizer_curves"),
         label_keys=["optimizer", "momentum", "lr"],
         drop_sgd=True,
         title="Optimizers",
@@ -68,7 +68,7 @@ use rule learning_curves as optimizer_curves with:
 
 rule schedule_figure:
     input:
-        histories=run_files("history", STUDY.experiments.get("schedulers", [])),
+        histories=files_of_runs("history", "schedules"),
         code=code("schedule_figure"),
     output:
         png=captioned(figure("fig09_learning_rate_schedules"), "fig09", SWEEPS),
@@ -76,16 +76,14 @@ rule schedule_figure:
     log:
         "results/logs/figures/schedule_figure.log",
     params:
-        jobs=STUDY.jobs_of(STUDY.experiments.get("schedulers", [])),  # the order of the inputs
-        epochs={r: STUDY.runs[r].epochs for r in STUDY.experiments.get("schedulers", [])},
-        job_of={r: STUDY.job_of[r] for r in STUDY.experiments.get("schedulers", [])},
+        runs=runs_of("schedules"),
     script:
         script_path("schedule_figure")
 
 
 rule weight_figures:
     input:
-        weights=job_file("weights", STUDY.job_of[INSPECTED]),
+        weights=file_of_run("weights", "inspected"),
         code=code("weight_figures"),
     output:
         init_hist=captioned(figure("fig11_initial_weight_histograms"), "fig11", "4 Weights"),
@@ -102,7 +100,7 @@ rule weight_figures:
 
 rule gradient_figure:
     input:
-        gradients=job_file("gradients", STUDY.job_of[INSPECTED]),
+        gradients=file_of_run("gradients", "inspected"),
         code=code("gradient_figure"),
     output:
         png=captioned(figure("fig14_gradients_per_layer"), "fig14", "5 Gradients"),
@@ -117,20 +115,20 @@ rule gradient_figure:
 
 use rule gradient_figure as depth_gradient_figure with:
     input:
-        gradients=lambda wc: job_file("gradients", depth_job(int(wc.depth))),
+        gradients=file_of_run("gradients", "depth_gradients/{depth}"),
         code=code("gradient_figure"),
     output:
         png=captioned(figure("depth_gradients_{depth}_layers"), "depth_gradients", "5 Gradients"),
     log:
         "results/logs/figures/depth_gradients_{depth}.log",
     params:
-        title=lambda wc: f"Mean |gradient| per layer, {wc.depth} hidden layers of width {config['figures']['depth_width']}",
+        title=depth_title("depth_gradients/{depth}", "Mean |gradient| per layer, {net}"),
         log_scale=True,
 
 
 rule depth_first_layer_figure:
     input:
-        gradients=run_files("gradients", STUDY.experiments.get("depth", [])),
+        gradients=files_of_runs("gradients", "depth_first_layer"),
         code=code("depth_first_layer_figure"),
     output:
         png=captioned(figure("depth_first_layer_gradient"), "depth_first_layer", "5 Gradients"),
@@ -142,7 +140,7 @@ rule depth_first_layer_figure:
 
 rule depth_prediction_figure:
     input:
-        predictions=lambda wc: job_file("predictions", depth_job(int(wc.depth))),
+        predictions=file_of_run("predictions", "depth_predictions/{depth}"),
         code=code("depth_prediction_figure"),
     output:
         png=captioned(
@@ -154,26 +152,6 @@ rule depth_prediction_figure:
         "results/logs/figures/depth_predictions_{depth}.log",
     params:
         seed=SEEDS[0],
-        title=lambda wc: f"{wc.depth} hidden layers of width {config['figures']['depth_width']}: validation set",
+        title=depth_title("depth_predictions/{depth}", "{net}: validation set"),
     script:
         script_path("depth_prediction_figure")
-
-
-# Every figure, from the rules' own outputs. Figure 9 needs an experiment named `schedulers`;
-# the depth figures one named `depth`.
-FIGURES = [
-    *rules.data_figures.output,
-    *rules.learning_curves.output,
-    *rules.optimizer_curves.output,
-    *rules.weight_figures.output,
-    *rules.gradient_figure.output,
-]
-if "schedulers" in STUDY.experiments:
-    FIGURES += rules.schedule_figure.output
-if "depth" in STUDY.experiments:
-    FIGURES += expand(rules.depth_gradient_figure.output, depth=config["figures"]["depth_gradients"])
-    FIGURES += expand(
-        rules.depth_prediction_figure.output,
-        depth=config["figures"]["depth_predictions"],
-    )
-    FIGURES += rules.depth_first_layer_figure.output

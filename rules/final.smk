@@ -52,6 +52,3 @@ rule final_figures:
         "results/logs/figures/final_figures.log",
     script:
         script_path("final_figures")
-
-
-FIGURES += rules.final_figures.output

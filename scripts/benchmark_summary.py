@@ -7,7 +7,7 @@ from concrete_study.benchmark import (
     comparison_table,
     interval_predictions,
     per_split_scores,
-    summarize,
+    summarize_benchmark,
 )
 from concrete_study.files import read_json, write_csv, write_json, write_text
 from concrete_study.logs import log_to
@@ -19,7 +19,7 @@ def main(prediction_files, selection_file, published, seeds, out) -> None:
     chosen = selection["splits"]
     per_split = per_split_scores(predictions, chosen, seeds)
     intervals = interval_predictions(predictions, chosen)
-    summary = summarize(per_split, intervals, selection["level"])
+    summary = summarize_benchmark(per_split, intervals, selection["level"])
     table = comparison_table(summary, pd.read_csv(published))
     write_csv(out.test_predictions, intervals)
     write_csv(out.per_split, per_split)

@@ -1,11 +1,9 @@
 """Figures 5, 7 and 8: learning curves of chosen runs against the mean-predictor baseline."""
 
-import pandas as pd
-
 from concrete_study import plotting
 from concrete_study.files import read_json
 from concrete_study.logs import log_to
-from concrete_study.records import run_history
+from concrete_study.records import read_runs
 from concrete_study.runs import Run, hidden_slug
 
 
@@ -24,25 +22,22 @@ def label(run: Run, keys: list[str]) -> str:
     return " ".join(parts)
 
 
-def main(histories, baselines, runs, label_keys, drop_sgd, title, out) -> None:
+def main(runs, baselines, label_keys, drop_sgd, title, out) -> None:
     baseline = read_json(baselines)["mean_mse_val"]
-    curves = [
-        (label(run, label_keys), run_history(pd.read_csv(path), run.epochs))
-        for run, path in zip(runs, histories, strict=True)
-    ]
+    runs = read_runs(runs)
+    curves = [(label(run, label_keys), history) for _, run, history in runs]
     if not drop_sgd:
         plotting.learning_curves(curves, baseline, out.png, title)
     else:
-        plain = [c for c, run in zip(curves, runs, strict=True) if run.optimizer != "sgd"]
+        plain = [c for c, (_, run, _) in zip(curves, runs, strict=True) if run.optimizer != "sgd"]
         plotting.learning_curves(plain, baseline, out.png, f"{title} without plain SGD")
         plotting.learning_curves(curves, baseline, out.with_sgd, f"{title} including plain SGD")
 
 
 with log_to(snakemake.log[0]):
     main(
-        snakemake.input.histories,
+        snakemake.params.runs,
         snakemake.input.baselines,
-        [Run(**run) for run in snakemake.params.runs],
         snakemake.params.label_keys,
         snakemake.params.drop_sgd,
         snakemake.params.title,

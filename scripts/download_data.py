@@ -1,12 +1,11 @@
 """Download the UCI archive, extract the .xls, check its md5 (only when no DVC remote has it)."""
 
-import hashlib
 import io
 import zipfile
 
 from concrete_study.data import DataError, read_raw
 from concrete_study.download import fetch
-from concrete_study.files import atomic_path
+from concrete_study.files import atomic_path, check_md5
 from concrete_study.logs import log_to
 
 
@@ -17,9 +16,7 @@ def main(url: str, md5: str, out: str) -> None:
     if not names:
         raise DataError(f"{url}: archive holds no Concrete_Data.xls")
     content = archive.read(names[0])
-    digest = hashlib.md5(content).hexdigest()
-    if md5 is not None and digest != md5:
-        raise DataError(f"{url}: Concrete_Data.xls has md5 {digest}, expected {md5}")
+    digest = check_md5(content, md5, f"{url}: Concrete_Data.xls", "(config key 'data.md5')")
     with atomic_path(out) as tmp:
         tmp.write_bytes(content)
         read_raw(tmp)  # the content is the study's table, or nothing lands

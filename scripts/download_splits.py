@@ -3,12 +3,10 @@
 Every file is fetched and checked before any is written: a failure leaves no partial set.
 """
 
-import hashlib
 from pathlib import Path
 
 from concrete_study.download import fetch
-from concrete_study.errors import DataError
-from concrete_study.files import write_bytes
+from concrete_study.files import check_md5, write_bytes
 from concrete_study.logs import log_to
 from concrete_study.splits import read_md5s
 
@@ -21,9 +19,7 @@ def main(url: str, md5_file: str, outputs: list[str]) -> None:
         source = url.format(name=name)
         print(f"downloading {source}")
         content = fetch(source, out)
-        digest = hashlib.md5(content).hexdigest()
-        if digest != expected[name]:
-            raise DataError(f"{source}: md5 {digest}, expected {expected[name]} ({md5_file})")
+        check_md5(content, expected[name], source, f"({md5_file})")
         contents[out] = content
     for out, content in contents.items():
         write_bytes(out, content)

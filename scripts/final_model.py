@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from concrete_study.data import read_clean, read_split
+from concrete_study.data import read_clean, read_study_split
 from concrete_study.files import remove_temporaries, save_torch, write_csv, write_json
 from concrete_study.final import final_model
 from concrete_study.logs import log_to
@@ -15,7 +15,7 @@ from concrete_study.runs import Run
 def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, level, out) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.model).parent)
-    table, split = read_clean(clean), read_split(split_files)
+    table, split = read_clean(clean), read_study_split(split_files)
     final = final_model(run, seeds, table, split, device, n_boot, repeats, level)
     write_history(out.history, final.result, seeds)
     write_csv(out.test_predictions, final.test_predictions)

@@ -1,12 +1,12 @@
 """Inspect: rows, duplicates, per-column ranges and target statistics as JSON and Markdown."""
 
-from concrete_study.data import read_clean, summarize, summary_markdown
+from concrete_study.data import read_clean, summarize_data, summary_markdown
 from concrete_study.files import write_json, write_text
 from concrete_study.logs import log_to
 
 
 def main(clean: str, summary_json: str, summary_md: str) -> None:
-    summary = summarize(read_clean(clean))
+    summary = summarize_data(read_clean(clean))
     write_json(summary_json, summary)
     write_text(summary_md, summary_markdown(summary))
 

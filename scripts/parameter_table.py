@@ -3,7 +3,7 @@
 from concrete_study.data import FEATURES
 from concrete_study.files import write_csv, write_text
 from concrete_study.logs import log_to
-from concrete_study.tables import parameter_table
+from concrete_study.tables import parameter_markdown, parameter_table
 
 
 def main(hidden_list, csv_out, md_out) -> None:
@@ -11,14 +11,7 @@ def main(hidden_list, csv_out, md_out) -> None:
     if not table["match"].all():
         raise ValueError(f"parameter counts disagree: {table[~table['match']].to_dict('records')}")
     write_csv(csv_out, table)
-    lines = [
-        "# Parameter count per architecture",
-        "",
-        "| hidden | linear layers | analytic sum((in+1)*out) | counted |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    lines += [f"| {r.hidden} | {r.layers} | {r.analytic:,} | {r.counted:,} |" for r in table.itertuples()]
-    write_text(md_out, "\n".join(lines) + "\n")
+    write_text(md_out, parameter_markdown(table))
 
 
 with log_to(snakemake.log[0]):

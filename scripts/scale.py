@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from concrete_study.data import fit_and_scale, read_clean, read_split
+from concrete_study.data import fit_and_scale, read_clean, read_study_split
 from concrete_study.files import atomic_path
 from concrete_study.logs import log_to
 
 
 def main(clean: str, split_files: dict[str, str], scaler_out: str, arrays_out: str) -> None:
-    scaler, arrays = fit_and_scale(read_clean(clean), read_split(split_files), fit="train")
+    scaler, arrays = fit_and_scale(read_clean(clean), read_study_split(split_files), fit="train")
     scaler.save(scaler_out)
     with atomic_path(arrays_out) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)

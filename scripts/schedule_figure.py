@@ -5,14 +5,12 @@ import pandas as pd
 from concrete_study import plotting
 from concrete_study.files import write_csv
 from concrete_study.logs import log_to
-from concrete_study.records import read_histories, run_history
+from concrete_study.records import read_runs
 
 
-def main(histories, jobs, epochs, job_of, png, data) -> None:
-    by_job = read_histories(histories, jobs)
+def main(runs, png, data) -> None:
     rows, schedules = [], []
-    for rid in sorted(epochs):
-        h = run_history(by_job[job_of[rid]], epochs[rid])
+    for rid, _, h in read_runs(runs):  # sorted by run id, as the experiment lists them
         lr = h[h["seed"] == h["seed"].min()]  # the schedule is the same for every seed
         rows += [{"run": rid, "epoch": e, "lr": v} for e, v in zip(lr["epoch"], lr["lr"], strict=True)]
         schedules.append((rid, lr["lr"].to_numpy()))
@@ -21,11 +19,4 @@ def main(histories, jobs, epochs, job_of, png, data) -> None:
 
 
 with log_to(snakemake.log[0]):
-    main(
-        snakemake.input.histories,
-        snakemake.params.jobs,
-        snakemake.params.epochs,
-        snakemake.params.job_of,
-        snakemake.output.png,
-        snakemake.output.data,
-    )
+    main(snakemake.params.runs, snakemake.output.png, snakemake.output.data)

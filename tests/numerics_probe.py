@@ -19,12 +19,12 @@ import sys
 
 import numpy as np
 import torch
-import yaml
 
+from concrete_study.config import load
 from concrete_study.data import baselines, fit_and_scale, read_raw, split_indices
 from concrete_study.engine import train
 from concrete_study.final import final_model
-from concrete_study.runs import Run
+from concrete_study.runs import Run, resolve
 
 # The stacks whose bytes were measured on two CPUs (tests/test_numerics.py): a wide one, a stack of
 # 8 replicas (its flat buffer's length is 8 mod 16, so 8- and 16-wide vector loops split it
@@ -56,14 +56,13 @@ def stacks() -> dict[str, str]:
 
 
 def smoke(raw: str, config_file: str) -> dict[str, str]:
-    with open(config_file) as fh:
-        config = yaml.safe_load(fh)
+    config = load(config_file)  # with the schema's defaults
     table = read_raw(raw)
     fractions = {k: v for k, v in config["split"].items() if k != "seed"}
     split = split_indices(len(table), fractions, config["split"]["seed"])
     _, arrays = fit_and_scale(table, split, fit="train")
     coef = np.asarray(baselines(arrays)["linear_coefficients"])
-    run = Run(**{**config["bases"]["default"], **config["final"]["run"]})
+    run = resolve(config, config["final"]["run"])
     final = final_model(
         run,
         list(range(config["seeds"])),

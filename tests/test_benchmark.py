@@ -11,12 +11,19 @@ import pytest
 import yaml
 from conftest import RAW, SMOKE, SPLITS, copy_repo, snakemake
 
-from concrete_study.benchmark import inner_predictions, retrain_and_test, select
+from concrete_study.benchmark import (
+    inner_predictions,
+    interval_predictions,
+    per_split_scores,
+    retrain_and_test,
+    select,
+    summarize_benchmark,
+)
 from concrete_study.data import TARGET, read_raw
 from concrete_study.errors import DataError
 from concrete_study.evaluation import conformal_quantile
 from concrete_study.runs import Run
-from concrete_study.splits import check_md5s, inner_split, read_split, read_splits
+from concrete_study.splits import check_md5s, inner_split, read_published_split, read_splits
 
 MD5 = SPLITS.parent.parent / "config" / "uci_splits.md5"
 
@@ -62,7 +69,7 @@ def test_a_bad_split_file_is_one_clear_error(split_dir, part, edit, message):
     else:
         _rewrite(path, lambda ls: [x.replace("{test0}", test0) for x in edit(ls)])
     with pytest.raises(DataError, match=message.replace("{first}", first).replace("(", r"\(")):
-        read_split(split_dir, 0, 1030)
+        read_published_split(split_dir, 0, 1030)
 
 
 def test_a_changed_split_file_fails_its_md5(split_dir):
@@ -96,7 +103,7 @@ def table():
 
 
 def _one_split(index):
-    split = read_split(SPLITS, index, 1030)
+    split = read_published_split(SPLITS, index, 1030)
     inner = inner_split(split["train"], 0.2, index)
     return {
         "train": split["train"][None],
@@ -141,6 +148,40 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
     assert not np.allclose(before.loc[~others, "predicted"], after.loc[~others, "predicted"])
 
 
+def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
+    """Two splits of two test rows, two seeds: every number below is worked out by hand."""
+    predictions = pd.DataFrame(
+        {
+            "split": [0, 0, 1, 1],
+            "row": [5, 3, 1, 2],
+            "strength": [10.0, 20.0, 30.0, 40.0],
+            "predicted": [11.0, 18.0, 30.0, 43.0],  # errors 1, -2 | 0, 3
+            "seed_0": [12.0, 18.0, 31.0, 43.0],  # errors 2, -2 | 1, 3
+            "seed_1": [10.0, 18.0, 29.0, 43.0],  # errors 0, -2 | -1, 3
+        }
+    )
+    chosen = [
+        {"split": 0, "candidate": "a", "epochs": 4, "inner_val_mse": 1.0, "half_width": 1.5},
+        {"split": 1, "candidate": "a", "epochs": 8, "inner_val_mse": 2.0, "half_width": 3.0},
+    ]
+    per_split = per_split_scores(predictions, chosen, [0, 1])
+    assert list(per_split["mse"]) == [2.5, 4.5] and list(per_split["mae"]) == [1.5, 1.5]
+    assert list(per_split["single_mse"]) == [(4 + 4 + 0 + 4) / 4, (1 + 9 + 1 + 9) / 4]
+    assert list(per_split["coverage"]) == [0.5, 1.0]  # |-2| > 1.5; |3| <= 3 on the bound
+    assert list(per_split["width"]) == [3.0, 6.0]
+    intervals = interval_predictions(predictions, chosen)
+    assert list(intervals["row"]) == [3, 5, 1, 2] and list(intervals["lower"]) == [16.5, 9.5, 27.0, 40.0]
+    summary = summarize_benchmark(per_split, intervals, 0.9)
+    rmse = [math.sqrt(2.5), math.sqrt(4.5)]
+    assert summary["rmse_mean"] == pytest.approx(sum(rmse) / 2)
+    assert summary["rmse_se"] == pytest.approx(abs(rmse[0] - rmse[1]) / 2)  # sd of two / sqrt(2)
+    assert summary["coverage"] == 3 / 4 and summary["width_mean"] == 4.5 and summary["test_rows"] == 4
+    assert summary["chosen"] == [
+        {"candidate": "a", "epochs": 4, "splits": 1},
+        {"candidate": "a", "epochs": 8, "splits": 1},
+    ]
+
+
 @pytest.mark.slow
 def test_smoke_benchmark_outputs(smoke_study):
     bench = smoke_study / "results" / "benchmark"
@@ -157,12 +198,6 @@ def test_smoke_benchmark_outputs(smoke_study):
         assert sorted(predictions[predictions["split"] == s]["row"]) == sorted(rows)
     assert (predictions["lower"] < predictions["predicted"]).all()
     assert (predictions["predicted"] < predictions["upper"]).all()
-    inside = (predictions["lower"] <= predictions["strength"]) & (
-        predictions["strength"] <= predictions["upper"]
-    )
-    assert summary["coverage"] == pytest.approx(inside.mean())
-    assert summary["rmse_mean"] == pytest.approx(per_split["rmse"].mean())
-    assert summary["rmse_se"] == pytest.approx(per_split["rmse"].std(ddof=1) / math.sqrt(n_splits))
     rmse0 = np.sqrt(np.mean((predictions[predictions["split"] == 0].eval("predicted - strength")) ** 2))
     assert per_split.loc[0, "rmse"] == pytest.approx(rmse0)
     assert set(per_split["epochs"]) <= set(config["benchmark"]["epochs"])

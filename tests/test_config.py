@@ -7,6 +7,7 @@ import yaml
 from conftest import ROOT, SMOKE, snakemake
 
 from concrete_study.config import ConfigError, load, read_yaml, validate
+from concrete_study.runs import Run
 
 SMOKE_CONFIG = read_yaml(ROOT / "config" / "smoke.yaml")
 
@@ -16,7 +17,7 @@ def with_change(path: str, value):
     *parents, last = path.split(".")
     node = config
     for p in parents:
-        node = node[int(p)] if isinstance(node, list) else node[p]
+        node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
     if value is DELETE:
         del node[last]
     elif isinstance(node, list):
@@ -60,6 +61,15 @@ BAD = [
     ("benchmark.candidates.1", {"epochs": 0}, "'benchmark.candidates[1].epochs': value 0 must be >= 1"),
     ("interval_level", 1.0, "'interval_level': value 1.0 must be < 1"),
     ("benchmark.splits", 0, "'benchmark.splits': value 0 must be >= 1"),
+    # A figure's experiment must exist and hold the runs it shows.
+    ("figures.schedules", "schedules", "'figures.schedules': value 'schedules' is not an experiment"),
+    ("figures.depth.experiment", "deep", "'figures.depth.experiment': value 'deep' is not an experiment"),
+    (
+        "figures.depth.gradients.1",
+        4,
+        "'figures.depth.gradients[1]': experiment 'depth' has no run of 4 hidden",
+    ),
+    ("figures.depth.experiment", "architectures", "experiment 'architectures' must have one run per depth"),
 ]
 
 
@@ -77,7 +87,25 @@ def test_defaults_are_filled_and_the_real_configs_pass():
     assert config["threads"] == 1 and config["final"]["bootstrap"] == 50
     assert config["experiments"]["depth"]["base"] == "default"
     full = load(ROOT / "config" / "config.yaml")
-    assert full["seeds"] == 5 and full["split"]["train"] == 0.70
+    assert full["seeds"] == 5 and full["split"]["train"] == 0.70 and full["bases"] == {"default": {}}
+    assert full["figures"]["depth"]["predictions"] == [128, 16] and full["interval_level"] == 0.9
+
+
+def test_config_files_do_not_repeat_a_default():
+    """Each default has one home: the schema, or Run for a run's hyperparameters."""
+    defaults = validate({"experiments": {"one": {"grids": [{"lr": [1.0e-2]}]}}})
+    run_defaults = Run().params()
+    for name in ("config.yaml", "smoke.yaml"):
+        config = read_yaml(ROOT / "config" / name)
+        for key, value in config.items():
+            if isinstance(value, dict) and key in defaults and key not in ("bases", "experiments", "figures"):
+                repeated = {k for k, v in value.items() if defaults[key].get(k) == v}
+            else:
+                repeated = {key} if defaults.get(key) == value else set()
+            assert not repeated, f"{name}: {key} {sorted(repeated)} repeat the schema's default"
+        for base, run in config.get("bases", {}).items():
+            same = {k for k, v in run.items() if run_defaults.get(k) == v}
+            assert not same, f"{name}: bases.{base} {sorted(same)} repeat Run's defaults"
 
 
 def test_duplicate_keys_are_rejected(tmp_path):

@@ -16,7 +16,7 @@ from concrete_study.data import (
     read_raw,
     scaled_arrays,
     split_indices,
-    summarize,
+    summarize_data,
     validate_table,
 )
 
@@ -35,7 +35,7 @@ def test_ingest_reads_the_original_file(table):
 
 
 def test_summary_counts_duplicates_and_ranges(table):
-    s = summarize(table)
+    s = summarize_data(table)
     assert s["rows"] == 1030 and s["columns"] == 9
     assert s["duplicate_rows"] == 25
     assert s["column_stats"]["age"]["min"] == 1.0 and s["column_stats"]["age"]["max"] == 365.0

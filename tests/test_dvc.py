@@ -77,8 +77,11 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     assert "up to date" in dvc(clone, "status")
     # The teammate's side: metrics and a working model without training anything.
     assert not (clone / "results" / "runs").exists()
-    shown = dvc(clone, "metrics", "show")
-    assert "test_mse" in shown and "rmse_mean" in shown
+    shown = dvc(clone, "metrics", "show").splitlines()
+    # One line of headline numbers: the final model, the benchmark, the intervals.
+    header, values = shown[0].split(), shown[1].split()
+    assert header[:2] == ["Path", "final.test_rmse"] and "benchmark.rmse_mean" in header
+    assert len(header) == len(values) == 14 and values[0] == "results/summary.json"
     mixtures = clone / "mixtures.csv"
     pd.read_csv(repo / "results" / "data" / "clean.csv").head(4).drop(columns=["strength"]).to_csv(
         mixtures, index=False
@@ -107,8 +110,8 @@ def test_exp_run_sets_a_param_and_reruns(dvc_repo):
     rows = [
         (
             exp["data"]["params"]["config/smoke.yaml"]["data"]["interval_level"],
-            exp["data"]["metrics"]["results/final/metrics.json"]["data"]["interval"]["level"],
-            exp["data"]["metrics"]["results/benchmark/summary.json"]["data"]["width_mean"],
+            exp["data"]["metrics"]["results/summary.json"]["data"]["interval"]["level"],
+            exp["data"]["metrics"]["results/summary.json"]["data"]["interval"]["benchmark_width_mean"],
         )
         for commit in shown
         for exp in [commit, *[e for ex in commit.get("experiments") or [] for e in ex["revs"]]]

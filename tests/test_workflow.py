@@ -81,7 +81,8 @@ def test_every_figure_is_a_real_picture(smoke_study):
     figs = smoke_config()["figures"]
     # Figures 1-3, 5, 7, 8, 9, 11-14, 20, importance and the benchmark's; one per depth shown;
     # first-layer gradients.
-    assert len(figures) == 14 + len(figs["depth_gradients"]) + len(figs["depth_predictions"]) + 1
+    depth = figs["depth"]
+    assert len(figures) == 14 + len(depth["gradients"]) + len(depth["predictions"]) + 1
     for f in figures:
         img = np.asarray(Image.open(f).convert("L"), dtype=float)
         assert img.shape[0] >= 300 and img.shape[1] >= 500, f.name
@@ -101,13 +102,15 @@ def test_schedule_figure_data_follow_the_config(smoke_study):
 def test_report_gathers_every_figure_and_table(smoke_study):
     snakemake(smoke_study, *SMOKE, "--report", "report.html")
     html = (smoke_study / "report.html").read_text(errors="replace")
-    assert len(html) > 100_000
-    for name in (
-        "fig05_learning_curves.png",
-        "architectures.csv",
-        "fig20_final_predicted_vs_true.png",
-    ):
-        assert name in html
+    shown = [
+        *(smoke_study / "results" / "figures").glob("*.png"),
+        *(smoke_study / "results" / "tables").glob("*.csv"),
+    ]
+    missing = [p.name for p in shown if p.name not in html]
+    assert len(shown) > 20 and not missing, missing
+    # The front page opens on the result, then describes the study.
+    front = html[html.index("var workflow_desc") :]
+    assert front.index("# The result") < front.index("Built from") < front.index("A reproducible")
 
 
 def test_nothing_to_do_after_a_full_run(smoke_study):
@@ -208,6 +211,26 @@ def test_full_config_plans_every_job(tmp_path):
     assert re.search(r"^final_model\s+1$", out, re.M)
 
 
+def test_a_figures_experiment_renamed_stops_in_one_line_or_keeps_its_figures(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    path = repo / "config" / "config.yaml"
+    text = path.read_text()
+    experiment = "  depth:                               # Task 5.2"
+    assert experiment in text
+    path.write_text(text.replace(experiment, "  deep:  # Task 5.2"))
+    proc = snakemake(repo, "-n", check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]
+    assert proc.returncode != 0 and errors == [
+        "config error: config key 'figures.depth.experiment': value 'depth' is not an experiment; "
+        "expected one of ['architectures', 'batch_size', 'deep', 'optimizers', 'schedulers']"
+    ]
+    path.write_text(
+        text.replace(experiment, "  deep:  # Task 5.2").replace("experiment: depth", "experiment: deep")
+    )
+    out = snakemake(repo, "-n").stdout
+    assert re.search(r"^depth_gradient_figure\s+3$", out, re.M) and "depth_first_layer_gradient.png" in out
+
+
 def test_download_rule_fetches_checks_and_validates_the_archive(tmp_path):
     """Without the raw file, the workflow downloads the archive (here from a local server)."""
     repo = copy_repo(tmp_path / "repo")
@@ -234,7 +257,7 @@ def test_download_rule_fetches_checks_and_validates_the_archive(tmp_path):
         with zipfile.ZipFile(served / "concrete.zip", "w") as zf:
             zf.writestr("Concrete_Data.xls", b"not the dataset")
         proc = snakemake(repo, "data/Concrete_Data.xls", *SMOKE, check=False)
-        assert proc.returncode != 0 and "Concrete_Data.xls has md5" in proc.stderr
+        assert proc.returncode != 0 and "Concrete_Data.xls: md5 " in proc.stderr
         assert not (repo / "data" / "Concrete_Data.xls").exists()
     finally:
         server.terminate()

@@ -16,7 +16,8 @@ import pandas as pd
 
 from concrete_study.data import TARGET, fit_and_scale
 from concrete_study.engine import TrainResult, train
-from concrete_study.evaluation import conformal_quantile, regression_metrics
+from concrete_study.evaluation import conformal_quantile, interval_coverage, regression_metrics
+from concrete_study.markdown import markdown_table
 from concrete_study.model_file import Ensemble
 from concrete_study.records import seed_key
 from concrete_study.runs import EPOCH_INDEPENDENT, Run
@@ -65,8 +66,9 @@ def inner_predictions(
 
 def select(candidates: dict[str, dict], y_val: np.ndarray, level: float) -> list[dict]:
     """Per split, the candidate and budget whose seed ensemble has the lowest inner-validation
-    MSE (ties: the first candidate, the fewer epochs), and the conformal quantile of its
-    absolute residuals there. `candidates` maps a name to `inner_predictions`' output."""
+    MSE (ties: the first candidate, the fewer epochs), and the conformal half-width of its
+    interval: the quantile of its absolute residuals there. `candidates` maps a name to
+    `inner_predictions`' output."""
     chosen = []
     for s in range(len(y_val)):
         best = None
@@ -81,7 +83,7 @@ def select(candidates: dict[str, dict], y_val: np.ndarray, level: float) -> list
                         "candidate": name,
                         "epochs": int(epochs),
                         "inner_val_mse": mse,
-                        "q": conformal_quantile(residuals, level),
+                        "half_width": conformal_quantile(residuals, level),
                     }
         chosen.append(best)
     return chosen
@@ -127,21 +129,21 @@ def per_split_scores(predictions: pd.DataFrame, chosen: list[dict], seeds: list[
         y = p["strength"].to_numpy()
         ens = regression_metrics(y, p["predicted"].to_numpy())
         single = [regression_metrics(y, p[seed_key(s)].to_numpy()) for s in seeds]
-        inside = np.abs(y - p["predicted"].to_numpy()) <= choice["q"]
+        pred, half = p["predicted"].to_numpy(), choice["half_width"]
         rows.append(
             {
                 **choice,
                 **ens,
                 **{f"single_{k}": float(np.mean([m[k] for m in single])) for k in ens},
-                "coverage": float(inside.mean()),
-                "width": 2 * choice["q"],
+                "coverage": interval_coverage(y, pred - half, pred + half),
+                "width": 2 * half,
                 "test_rows": len(p),
             }
         )
     return pd.DataFrame(rows)
 
 
-def summarize(per_split: pd.DataFrame, predictions: pd.DataFrame, level: float) -> dict:
+def summarize_benchmark(per_split: pd.DataFrame, predictions: pd.DataFrame, level: float) -> dict:
     """Mean ± standard error over splits, as papers on this protocol report; coverage over all
     test rows."""
     n = len(per_split)
@@ -154,10 +156,7 @@ def summarize(per_split: pd.DataFrame, predictions: pd.DataFrame, level: float) 
         for metric in ("rmse", "mse", "mae", "r2"):
             out[f"{prefix}{metric}_mean"] = float(per_split[f"{prefix}{metric}"].mean())
             out[f"{prefix}{metric}_se"] = se(f"{prefix}{metric}")
-    inside = (predictions["lower"] <= predictions["strength"]) & (
-        predictions["strength"] <= predictions["upper"]
-    )
-    out["coverage"] = float(inside.mean())
+    out["coverage"] = interval_coverage(predictions["strength"], predictions["lower"], predictions["upper"])
     out["width_mean"] = float((predictions["upper"] - predictions["lower"]).mean())
     out["test_rows"] = int(len(predictions))
     out["chosen"] = (
@@ -168,10 +167,10 @@ def summarize(per_split: pd.DataFrame, predictions: pd.DataFrame, level: float) 
 
 def interval_predictions(predictions: pd.DataFrame, chosen: list[dict]) -> pd.DataFrame:
     """One line per split and test row: the ensemble's prediction and its conformal interval."""
-    q = predictions["split"].map({c["split"]: c["q"] for c in chosen})
+    half = predictions["split"].map({c["split"]: c["half_width"] for c in chosen})
     out = predictions[["split", "row", "strength", "predicted"]].copy()
-    out["lower"] = out["predicted"] - q
-    out["upper"] = out["predicted"] + q
+    out["lower"] = out["predicted"] - half
+    out["upper"] = out["predicted"] + half
     return out.sort_values(["split", "row"]).reset_index(drop=True)
 
 
@@ -194,13 +193,14 @@ def comparison_markdown(table: pd.DataFrame, summary: dict) -> str:
     lines = [
         "# The standard benchmark: test RMSE (MPa) over the published splits",
         "",
-        "| method | test RMSE | protocol | directly comparable | source |",
-        "| --- | ---: | --- | --- | --- |",
     ]
+    rows = []
     for r in table.itertuples():
         error = "" if pd.isna(r.error) else f" ± {r.error:.2f}" + (" (sd)" if r.error_kind == "sd" else "")
-        lines.append(f"| {r.method} | {r.rmse:.2f}{error} | {r.protocol} | {r.comparable} | {r.source} |")
+        rows.append([r.method, f"{r.rmse:.2f}{error}", r.protocol, r.comparable, r.source])
+    header = ["method", "test RMSE", "protocol", "directly comparable", "source"]
     lines += [
+        *markdown_table(header, rows, "lrlll"),
         "",
         f"± is the standard error over splits unless marked (sd). This project over {summary['splits']} "
         f"splits: mean single model {summary['single_rmse_mean']:.2f} ± {summary['single_rmse_se']:.2f}; "

@@ -15,10 +15,10 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
     import torch
 
     from concrete_study.files import write_csv
-    from concrete_study.model_file import load_model, predict_table
+    from concrete_study.model_file import load_model
 
     torch.set_num_threads(1)  # as the workflow's jobs: MKL's bytes may depend on the thread count
-    bundle, ensemble = load_model(model)
+    final = load_model(model)
     source = sys.stdin if mixtures == "-" else Path(mixtures)
     if source is not sys.stdin and not source.exists():
         raise DataError(f"{mixtures}: file not found")
@@ -26,7 +26,7 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
         frame = pd.read_csv(source)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{mixtures}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    scored = predict_table(bundle, ensemble, frame, source=mixtures)
+    scored = final.predict_table(frame, source=mixtures)
     outside = int((scored["out_of_range"] != "").sum())
     if outside:
         print(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -12,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from concrete_study.errors import DataError
+from concrete_study.files import check_md5
+from concrete_study.markdown import markdown_table
 
 # The original header text (double spaces and the trailing space included) -> short name.
 RAW_COLUMNS = {
@@ -97,18 +98,18 @@ def validate_table(table: pd.DataFrame, source: str, columns: list[str] = COLUMN
     return out
 
 
-def check_md5(path: str | Path, expected: str | None) -> None:
+def check_raw_md5(path: str | Path, expected: str | None) -> None:
     """Refuse a raw file whose content is not the expected one (before any job replaces results)."""
     path = Path(path)
     if expected is None or not path.is_file():
         return
-    digest = hashlib.md5(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise DataError(
-            f"{path}: md5 {digest}, expected {expected} (config key 'data.md5'): the file is not "
-            "the study's dataset; restore it with `dvc checkout data.dvc` or `dvc pull`, or set "
-            "data.md5 to null to use another file"
-        )
+    check_md5(
+        path.read_bytes(),
+        expected,
+        path,
+        "(config key 'data.md5'): the file is not the study's dataset; restore it with "
+        "`dvc checkout data.dvc` or `dvc pull`, or set data.md5 to null to use another file",
+    )
 
 
 def read_clean(path: str | Path) -> pd.DataFrame:
@@ -116,7 +117,7 @@ def read_clean(path: str | Path) -> pd.DataFrame:
     return validate_table(pd.read_csv(path), source=str(path))
 
 
-def summarize(table: pd.DataFrame) -> dict:
+def summarize_data(table: pd.DataFrame) -> dict:
     """Rows, columns, exact duplicate rows, per-column statistics and target statistics."""
     columns = {
         col: {
@@ -158,13 +159,15 @@ def summary_markdown(summary: dict) -> str:
         f"- exact duplicate rows: {summary['duplicate_rows']}",
         f"- missing values: {summary['missing_values']}",
         "",
-        "| column | unit | min | max | mean | std |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        *markdown_table(
+            ["column", "unit", "min", "max", "mean", "std"],
+            [
+                [name, s["unit"], *(f"{s[k]:.2f}" for k in ("min", "max", "mean", "std"))]
+                for name, s in summary["column_stats"].items()
+            ],
+            "llrrrr",
+        ),
     ]
-    for name, s in summary["column_stats"].items():
-        lines.append(
-            f"| {name} | {s['unit']} | {s['min']:.2f} | {s['max']:.2f} | {s['mean']:.2f} | {s['std']:.2f} |"
-        )
     t = summary["target_stats"]
     lines += [
         "",
@@ -269,6 +272,6 @@ def baselines(arrays: dict[str, np.ndarray]) -> dict:
     return out
 
 
-def read_split(files: dict[str, str | Path]) -> dict[str, np.ndarray]:
+def read_study_split(files: dict[str, str | Path]) -> dict[str, np.ndarray]:
     """Read the index files written by the split step (one row position per line)."""
     return {part: np.loadtxt(path, dtype=np.int64, ndmin=1) for part, path in files.items()}

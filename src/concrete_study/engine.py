@@ -178,6 +178,110 @@ def _scheduler(optimizer, run):
     raise ValueError(f"unknown scheduler {run.scheduler!r}")
 
 
+@dataclass
+class _Rows:
+    """The training and validation rows on the device, and the target as the replicas learn it.
+
+    x: (rows, inputs) shared by every replica, or (R, rows, inputs) each replica its own; y_fit
+    is the strength, standardised per replica's rows when the run asks; losses are reported in
+    MPa^2 through loss_scale. Without validation rows (a final retrain) x_val is None.
+    """
+
+    x: torch.Tensor
+    y_fit: torch.Tensor
+    x_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+    y_mean: float | torch.Tensor
+    y_scale: float | torch.Tensor
+    loss_scale: float | torch.Tensor
+
+    @property
+    def own_rows(self) -> bool:
+        return self.x.ndim == 3
+
+    @property
+    def n_rows(self) -> int:
+        return self.x.shape[-2]
+
+
+def _rows(run: Run, n_rep: int, x_train, y_train, x_val, y_val, dev) -> _Rows:
+    xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(y_train, dtype=torch.float32, device=dev)
+    xv = yv = None
+    if x_val is not None:
+        xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev).expand(n_rep, -1, -1)
+        yv = torch.as_tensor(y_val, dtype=torch.float32, device=dev)
+    y_mean, y_scale = 0.0, 1.0
+    if run.standardize_target and xt.ndim == 3:
+        y_mean, y_scale = yt.mean(dim=1, keepdim=True), yt.std(dim=1, keepdim=True)
+    elif run.standardize_target:
+        y_mean, y_scale = float(yt.mean()), float(yt.std())
+    loss_scale = y_scale**2 if not torch.is_tensor(y_scale) else (y_scale**2).squeeze(1)
+    return _Rows(xt, (yt - y_mean) / y_scale, xv, yv, y_mean, y_scale, loss_scale)
+
+
+def _epoch_batches(rows: _Rows, gens, batch: int, dev):
+    """One epoch's batches, (R, B, inputs) and (R, B): each replica's rows in its own order."""
+    order = torch.stack([torch.randperm(rows.n_rows, generator=g) for g in gens]).to(dev)
+    # Each seed's shuffled copy of the data, once per epoch: batches are then plain slices.
+    if rows.own_rows:
+        replica = torch.arange(len(gens), device=dev).unsqueeze(1)
+        x_epoch, y_epoch = rows.x[replica, order], rows.y_fit[replica, order]
+    else:
+        x_epoch, y_epoch = rows.x[order], rows.y_fit[order]  # (R, n, inputs), (R, n)
+    for start in range(0, rows.n_rows, batch):
+        yield x_epoch[:, start : start + batch], y_epoch[:, start : start + batch]
+
+
+def _mean_abs_gradients(params, layer_sizes: torch.Tensor) -> torch.Tensor:
+    """(layers, R): each layer's mean |gradient| over its weights and bias, per replica."""
+    n_layers = len(params) // 2
+    sums = [
+        params[2 * i].grad.abs().sum(dim=(1, 2)) + params[2 * i + 1].grad.abs().sum(dim=(1, 2))
+        for i in range(n_layers)
+    ]
+    return torch.stack(sums) / layer_sizes.unsqueeze(1)
+
+
+def _validate(params, rows: _Rows, n_rep: int, dev):
+    """Validation predictions in MPa (R, n_val) and each replica's MSE (R,); zeros without rows."""
+    with torch.no_grad():
+        if rows.x_val is None:
+            return torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
+        pred = _forward(params, rows.x_val) * rows.y_scale + rows.y_mean
+        return pred, ((pred - rows.y_val) ** 2).mean(dim=1)
+
+
+class _History:
+    """Per-epoch losses, learning rates and times, and which replicas diverged when."""
+
+    def __init__(self, epochs: int, n_rep: int, dev) -> None:
+        self.train_mse = np.zeros((epochs, n_rep))
+        self.val_mse = np.zeros((epochs, n_rep))
+        self.lr = np.zeros(epochs)
+        self.time_sec = np.zeros(epochs)
+        self.alive = torch.ones(n_rep, dtype=torch.bool, device=dev)
+        self.all_alive = True
+        self.diverged_at: list[int | None] = [None] * n_rep
+
+    def loss(self, per_replica: torch.Tensor) -> torch.Tensor:
+        """The summed loss of the replicas still alive: a diverged one gets no more gradient."""
+        return per_replica.sum() if self.all_alive else torch.where(self.alive, per_replica, 0.0).sum()
+
+    def record(self, epoch: int, train: torch.Tensor, val: torch.Tensor, validated: bool) -> None:
+        """One epoch's MSEs; a replica whose loss is not finite is diverged from then on (NaN)."""
+        finite = torch.isfinite(train) & torch.isfinite(val)
+        newly = self.alive & ~finite
+        if newly.any():
+            for r in torch.nonzero(newly).flatten().tolist():
+                self.diverged_at[r] = epoch + 1
+            self.alive &= finite
+            self.all_alive = False
+        dead = ~self.alive
+        self.train_mse[epoch] = torch.where(dead, torch.nan, train).cpu().numpy()
+        self.val_mse[epoch] = torch.where(dead | (not validated), torch.nan, val).cpu().numpy()
+
+
 def train(
     run: Run,
     seeds: list[int],
@@ -195,119 +299,63 @@ def train(
     then train side by side like seeds. `snapshot_epochs` keeps weights and validation
     predictions after those epochs, for choosing a budget from one trajectory.
     """
+    # Set-up: the device, the rows, one flat buffer of every replica's parameters, its optimizer.
     dev = pick_device(device)
     check_training(dev.type)
     # Vanishing gradients in deep nets reach float32's subnormal range, where x86 arithmetic is
     # many times slower; flushed to zero they cost nothing and change nothing that matters.
     torch.set_flush_denormal(True)
-    hidden, epochs, batch = run.hidden, run.epochs, run.batch_size
-    own_rows = x_train.ndim == 3  # each replica trains on its own rows
-    n_rows, n_inputs = x_train.shape[-2:]
     n_rep = len(seeds)
-    xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
-    yt = torch.as_tensor(y_train, dtype=torch.float32, device=dev)
-    # Without validation rows (a final retrain), nothing is validated: val_mse stays NaN.
-    validate = x_val is not None
-    if validate:
-        xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev).expand(n_rep, -1, -1)
-        yv = torch.as_tensor(y_val, dtype=torch.float32, device=dev)
-    # Optionally learn a standardised target (each replica on its own rows' statistics);
-    # losses are always reported in MPa^2.
-    y_mean, y_scale = 0.0, 1.0
-    if run.standardize_target and own_rows:
-        y_mean, y_scale = yt.mean(dim=1, keepdim=True), yt.std(dim=1, keepdim=True)
-    elif run.standardize_target:
-        y_mean, y_scale = float(yt.mean()), float(yt.std())
-    yt_fit = (yt - y_mean) / y_scale
-    loss_scale = y_scale**2 if not torch.is_tensor(y_scale) else (y_scale**2).squeeze(1)
-    replica = torch.arange(n_rep, device=dev).unsqueeze(1)
-
-    flat, params = _stacked_parameters(n_inputs, hidden, seeds, dev)
+    rows = _rows(run, n_rep, x_train, y_train, x_val, y_val, dev)
+    flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev)
     optimizer = _optimizer(flat, run)
     scheduler = _scheduler(optimizer, run)
     gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]
-    n_layers = len(params) // 2
     layer_sizes = torch.tensor(
-        [params[2 * i].shape[1] * params[2 * i].shape[2] + params[2 * i].shape[2] for i in range(n_layers)],
+        [w.shape[1] * w.shape[2] + b.shape[2] for w, b in zip(params[0::2], params[1::2], strict=True)],
         dtype=torch.float32,
         device=dev,
     )
-
-    train_mse = np.zeros((epochs, n_rep))
-    val_mse = np.zeros((epochs, n_rep))
-    lrs = np.zeros(epochs)
-    times = np.zeros(epochs)
-    alive = torch.ones(n_rep, dtype=torch.bool, device=dev)
-    all_alive = True
-    diverged_at: list[int | None] = [None] * n_rep
-    grad_sum = torch.zeros(n_layers, n_rep, device=dev)
+    history = _History(run.epochs, n_rep, dev)
+    grad_sum = torch.zeros(len(layer_sizes), n_rep, device=dev)
+    n_batches = (rows.n_rows + run.batch_size - 1) // run.batch_size
     val_at: dict[int, np.ndarray] = {}
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = {}
-    n_batches = (n_rows + batch - 1) // batch
     start = time.perf_counter()
 
-    for epoch in range(epochs):
-        last_epoch = epoch == epochs - 1
-        lrs[epoch] = optimizer.param_groups[0]["lr"]
-        order = torch.stack([torch.randperm(n_rows, generator=g) for g in gens]).to(dev)
-        # Each seed's shuffled copy of the data, once per epoch: batches are then plain slices.
-        if own_rows:
-            x_epoch, y_epoch = xt[replica, order], yt_fit[replica, order]
-        else:
-            x_epoch, y_epoch = xt[order], yt_fit[order]  # (R, n, inputs), (R, n)
+    for epoch in range(run.epochs):
+        # One pass over each replica's rows in its own order.
+        history.lr[epoch] = optimizer.param_groups[0]["lr"]
         sse = torch.zeros(n_rep, device=dev)
-        for b in range(n_batches):
-            xb = x_epoch[:, b * batch : (b + 1) * batch]
-            yb = y_epoch[:, b * batch : (b + 1) * batch]
+        for xb, yb in _epoch_batches(rows, gens, run.batch_size, dev):
             per_replica = ((_forward(params, xb) - yb) ** 2).mean(dim=1)  # (R,)
             sse += per_replica.detach() * yb.shape[1]
-            loss = per_replica.sum() if all_alive else torch.where(alive, per_replica, 0.0).sum()
+            loss = history.loss(per_replica)
             flat.grad.zero_()  # in place: the layers' gradients are views of it
             loss.backward()
-            if last_epoch:
-                grad_sum += torch.stack(
-                    [
-                        params[2 * i].grad.abs().sum(dim=(1, 2))
-                        + params[2 * i + 1].grad.abs().sum(dim=(1, 2))
-                        for i in range(n_layers)
-                    ]
-                ) / layer_sizes.unsqueeze(1)
+            if epoch == run.epochs - 1:
+                grad_sum += _mean_abs_gradients(params, layer_sizes)
             optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        with torch.no_grad():
-            if validate:
-                val_pred = _forward(params, xv) * y_scale + y_mean
-                v = ((val_pred - yv) ** 2).mean(dim=1)
-            else:
-                val_pred, v = torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
-        t = sse / n_rows * loss_scale
-        finite = torch.isfinite(t) & torch.isfinite(v)
-        newly = alive & ~finite
-        if newly.any():
-            for r in torch.nonzero(newly).flatten().tolist():
-                diverged_at[r] = epoch + 1
-            alive &= finite
-            all_alive = False
-        dead = ~alive
-        train_mse[epoch] = torch.where(dead, torch.nan, t).cpu().numpy()
-        val_mse[epoch] = torch.where(dead | (not validate), torch.nan, v).cpu().numpy()
+        # Validate, record, and keep the snapshots asked for.
+        val_pred, val_mse = _validate(params, rows, n_rep, dev)
+        history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
         if epoch + 1 in snapshot_epochs:
             val_at[epoch + 1] = val_pred.detach().cpu().numpy()
-            state_dicts_at[epoch + 1] = _state_dicts(params, hidden, y_mean, y_scale)
-        times[epoch] = time.perf_counter() - start
+            state_dicts_at[epoch + 1] = _state_dicts(params, run.hidden, rows.y_mean, rows.y_scale)
+        history.time_sec[epoch] = time.perf_counter() - start
 
-    n_params = sum(int(p[0].numel()) for p in params)
     return TrainResult(
-        train_mse=train_mse,
-        val_mse=val_mse,
-        lr=lrs,
-        time_sec=times,
-        diverged_at=diverged_at,
+        train_mse=history.train_mse,
+        val_mse=history.val_mse,
+        lr=history.lr,
+        time_sec=history.time_sec,
+        diverged_at=history.diverged_at,
         grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
-        state_dicts=_state_dicts(params, hidden, y_mean, y_scale),
+        state_dicts=_state_dicts(params, run.hidden, rows.y_mean, rows.y_scale),
         val_predictions=val_pred.detach().cpu().numpy(),
-        parameters=n_params,
+        parameters=sum(int(w[0].numel()) for w in params),
         device=str(dev),
         val_predictions_at=val_at,
         state_dicts_at=state_dicts_at,

@@ -32,6 +32,11 @@ def conformal_quantile(residuals: np.ndarray, level: float) -> float:
     return float(scores[rank - 1]) if rank <= len(scores) else math.inf
 
 
+def interval_coverage(true, lower, upper) -> float:
+    """The fraction of rows whose strength lies within its interval, bounds included."""
+    return float(np.mean((np.asarray(lower) <= true) & (true <= np.asarray(upper))))
+
+
 def bootstrap_mse_interval(
     true: np.ndarray, pred: np.ndarray, n: int, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:

@@ -5,6 +5,7 @@ A job killed half-way therefore never leaves a truncated file that a later run w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -12,6 +13,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from concrete_study.errors import DataError
+
+
+def check_md5(content: bytes, expected: str | None, source, why: str) -> str:
+    """The md5 of `content`; where it is not `expected` (None expects anything), a DataError
+    naming `source`, both digests and `why` (where the expectation comes from, what to do)."""
+    digest = hashlib.md5(content).hexdigest()
+    if expected is not None and digest != expected:
+        raise DataError(f"{source}: md5 {digest}, expected {expected} {why}")
+    return digest
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
     bootstrap_mse_interval,
     conformal_quantile,
+    interval_coverage,
     permutation_importance,
     regression_metrics,
 )
@@ -68,7 +69,8 @@ def final_model(
     seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
     seed_mse = [m["mse"] for m in seed_metrics.values()]
     lo, hi = bootstrap_mse_interval(y_test, mean, n_boot)
-    interval["test_coverage"] = float(np.mean(np.abs(y_test - mean) <= interval["half_width"]))
+    half = interval["half_width"]
+    interval["test_coverage"] = interval_coverage(y_test, mean - half, mean + half)
     metrics = {
         "test_mse": ens["mse"],
         "test_rmse": ens["rmse"],

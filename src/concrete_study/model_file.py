@@ -4,6 +4,7 @@ to score new mixtures."""
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,36 @@ def model_bundle(
     }
 
 
-def load_model(path: str | Path) -> tuple[dict, Ensemble]:
+@dataclass
+class Model:
+    """A final model as its file holds it: the seed ensemble, the split-conformal interval's
+    half-width (MPa), each input's range over the training rows, and the whole content (run,
+    seeds, metrics)."""
+
+    ensemble: Ensemble
+    half_width: float
+    input_range: dict[str, list[float]]
+    content: dict
+
+    def predict_table(self, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+        """The input rows with the predicted strength (mean and std over seeds), its interval, and
+        the inputs outside the range seen in training."""
+        # A known strength column may stay (to compare); any other extra column is an error.
+        inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
+        pred = self.ensemble.predict(inputs)
+        out = frame.copy()
+        out["predicted_strength_mpa"] = pred.mean(axis=0)
+        out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
+        out["lower_mpa"] = out["predicted_strength_mpa"] - self.half_width
+        out["upper_mpa"] = out["predicted_strength_mpa"] + self.half_width
+        outside = pd.DataFrame(
+            {f: ~inputs[f].between(*self.input_range[f]) for f in FEATURES}, index=inputs.index
+        )
+        out["out_of_range"] = [",".join(f for f in FEATURES if row[f]) for _, row in outside.iterrows()]
+        return out
+
+
+def load_model(path: str | Path) -> Model:
     """Load a model file safely (weights_only=True) and check that it is complete."""
     path = Path(path)
     if not path.is_file():
@@ -83,28 +113,12 @@ def load_model(path: str | Path) -> tuple[dict, Ensemble]:
     if data.get("features") != FEATURES:
         raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
     try:
-        ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"])
-        float(data["interval"]["half_width"]), [data["input_range"][f] for f in FEATURES]  # present
+        return Model(
+            Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"]),
+            float(data["interval"]["half_width"]),
+            {f: data["input_range"][f] for f in FEATURES},
+            data,
+        )
     except (KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelFileError(f"{path}: damaged model file ({first})") from None
-    return data, ensemble
-
-
-def predict_table(model: dict, ensemble: Ensemble, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The input rows with the ensemble's predicted strength (mean and std over seeds), its
-    conformal interval, and the inputs outside the range seen in training."""
-    # A known strength column may stay (to compare); any other extra column is an error.
-    inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
-    pred = ensemble.predict(inputs)
-    half = float(model["interval"]["half_width"])
-    out = frame.copy()
-    out["predicted_strength_mpa"] = pred.mean(axis=0)
-    out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
-    out["lower_mpa"] = out["predicted_strength_mpa"] - half
-    out["upper_mpa"] = out["predicted_strength_mpa"] + half
-    outside = pd.DataFrame(
-        {f: ~inputs[f].between(*model["input_range"][f]) for f in FEATURES}, index=inputs.index
-    )
-    out["out_of_range"] = [",".join(f for f in FEATURES if row[f]) for _, row in outside.iterrows()]
-    return out

@@ -32,8 +32,8 @@ def hidden_slug(hidden) -> str:
 
 @dataclass(frozen=True)
 class Run:
-    """One training configuration. The defaults are a fallback: `bases.default` in the config is
-    where a study sets them. Keys that the optimizer or scheduler ignores are reset to their
+    """One training configuration. Its defaults are the original study's choices, written only
+    here; a config's `bases` override them. Keys that the optimizer or scheduler ignores are reset to their
     defaults, so two runs that train the same way are equal (and get one id, one job)."""
 
     hidden: tuple[int, ...] = (128, 64)
@@ -129,17 +129,28 @@ def grid_runs(base: dict, grid: dict) -> list[Run]:
 
 @dataclass
 class Study:
-    """The runs of every experiment and the jobs that train them."""
+    """The runs of every experiment, the jobs that train them, and the runs each output reads.
+
+    Outputs that read training runs are named 'table/<experiment>', 'learning_curves',
+    'optimizer_curves', 'schedules', 'inspected', 'depth_first_layer', 'depth_gradients/<d>' and
+    'depth_predictions/<d>'; an output the config does not ask for is absent.
+    """
 
     runs: dict[str, Run] = field(default_factory=dict)  # run id -> run
     experiments: dict[str, list[str]] = field(default_factory=dict)  # name -> run ids
     jobs: dict[str, Run] = field(default_factory=dict)  # job id -> run it trains
     job_of: dict[str, str] = field(default_factory=dict)  # run id -> job id
-    figures: dict[str, list[str]] = field(default_factory=dict)  # figure -> run ids
+    reads: dict[str, list[str]] = field(default_factory=dict)  # output -> run ids, in its order
 
     def jobs_of(self, run_ids) -> list[str]:
         """The jobs that train these runs, each once, sorted."""
         return sorted({self.job_of[r] for r in run_ids})
+
+    def runs_read_by(self, output: str) -> list[str]:
+        """The run ids that `output` reads, in the order it shows them."""
+        if output not in self.reads:
+            raise KeyError(f"the study has no output {output!r}; it has {sorted(self.reads)}")
+        return self.reads[output]
 
 
 def resolve(config: dict, overrides: dict | None = None, base: str = "default") -> Run:
@@ -147,8 +158,42 @@ def resolve(config: dict, overrides: dict | None = None, base: str = "default") 
     return Run(**(config["bases"][base] | (overrides or {})))
 
 
+def _experiment(study: Study, name, key: str) -> list[str]:
+    """The runs of the experiment a config key names."""
+    if name not in study.experiments:
+        raise ConfigError(
+            f"config key {key!r}: value {name!r} is not an experiment; "
+            f"expected one of {sorted(study.experiments)}"
+        )
+    return study.experiments[name]
+
+
+def _depth_reads(study: Study, figure: dict) -> dict[str, list[str]]:
+    """The depth figures' runs: one per depth, from an experiment of nets of one width."""
+    by_depth: dict[int, str] = {}
+    for rid in _experiment(study, figure["experiment"], "figures.depth.experiment"):
+        hidden = study.runs[rid].hidden
+        if len(hidden) in by_depth or len(set(hidden)) > 1:
+            raise ConfigError(
+                f"config key 'figures.depth.experiment': experiment {figure['experiment']!r} must have "
+                f"one run per depth, each of one width; run {rid!r} is not"
+            )
+        by_depth[len(hidden)] = rid
+    reads = {"depth_first_layer": [by_depth[d] for d in sorted(by_depth)]}
+    for kind in ("gradients", "predictions"):
+        for i, depth in enumerate(figure[kind]):
+            if depth not in by_depth:
+                raise ConfigError(
+                    f"config key 'figures.depth.{kind}[{i}]': experiment {figure['experiment']!r} has no "
+                    f"run of {depth} hidden layers; it has {sorted(by_depth)}"
+                )
+            reads[f"depth_{kind}/{depth}"] = [by_depth[depth]]
+    return reads
+
+
 def expand_study(config: dict) -> Study:
-    """Expand every experiment (and the runs the figures name) into runs and jobs."""
+    """Expand every experiment (and the runs the figures name) into runs and jobs, and name the
+    runs that every table and figure reads."""
     study = Study()
     for name, experiment in config["experiments"].items():
         base = config["bases"][experiment.get("base", "default")]
@@ -163,6 +208,7 @@ def expand_study(config: dict) -> Study:
                 ids.add(run.id)
         # Sorted: the order of keys in the config must not change params (and cause reruns).
         study.experiments[name] = sorted(ids)
+        study.reads[f"table/{name}"] = study.experiments[name]
     figures = config.get("figures", {})
     for fig in ("learning_curves", "optimizer_curves"):
         picked = [resolve(config, o) for o in figures.get(fig, [])]
@@ -172,12 +218,16 @@ def expand_study(config: dict) -> Study:
                     f"config key 'figures.{fig}[{i}]': run {run.id!r} is in no experiment; "
                     "add it to an experiment's grid"
                 )
-        study.figures[fig] = [r.id for r in picked]
+        study.reads[fig] = [r.id for r in picked]
+    if figures.get("schedules") is not None:
+        study.reads["schedules"] = _experiment(study, figures["schedules"], "figures.schedules")
+    if figures.get("depth") is not None:
+        study.reads |= _depth_reads(study, figures["depth"])
     if "inspected" in figures:
         # The weights and gradients figure may name a run that no sweep trains.
         run = resolve(config, figures["inspected"])
         study.runs.setdefault(run.id, run)
-        study.figures["inspected"] = [run.id]
+        study.reads["inspected"] = [run.id]
 
     groups: dict[Run, list[str]] = {}
     for rid, run in study.runs.items():

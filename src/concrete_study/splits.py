@@ -6,12 +6,12 @@ of the spreadsheet, one a line. Every problem is one DataError line naming the f
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from concrete_study.errors import DataError
+from concrete_study.files import check_md5
 
 PARTS = ("train", "test")
 
@@ -51,7 +51,7 @@ def _read_rows(path: Path, n_rows: int) -> np.ndarray:
     return rows
 
 
-def read_split(directory: str | Path, index: int, n_rows: int) -> dict[str, np.ndarray]:
+def read_published_split(directory: str | Path, index: int, n_rows: int) -> dict[str, np.ndarray]:
     """One split's train and test rows (in file order), checked: in range, disjoint, complete."""
     train, test = (_read_rows(split_file(directory, part, index), n_rows) for part in PARTS)
     both = np.intersect1d(train, test)
@@ -79,7 +79,7 @@ def read_splits(
     if n_rows is None:
         first = split_file(directory, "train", 0), split_file(directory, "test", 0)
         n_rows = sum(len(p.read_text().split()) for p in first if p.is_file()) or 1
-    splits = [read_split(directory, i, n_rows) for i in range(n_splits)]
+    splits = [read_published_split(directory, i, n_rows) for i in range(n_splits)]
     sizes = {(len(s["train"]), len(s["test"])) for s in splits}
     if len(sizes) > 1:
         raise DataError(f"{directory}: splits differ in size {sorted(sizes)}; expected one size")
@@ -104,12 +104,11 @@ def check_md5s(directory: str | Path, md5_file: str | Path, n_splits: int) -> No
         if name not in expected:
             raise DataError(f"{md5_file}: no md5 for {name}")
         if path.is_file():
-            digest = hashlib.md5(path.read_bytes()).hexdigest()
-            if digest != expected[name]:
-                raise DataError(
-                    f"{path}: md5 {digest}, expected {expected[name]} ({md5_file}): not the published "
-                    "split; restore it with `dvc checkout data.dvc` or `dvc pull`"
-                )
+            why = (
+                f"({md5_file}): not the published split; "
+                "restore it with `dvc checkout data.dvc` or `dvc pull`"
+            )
+            check_md5(path.read_bytes(), expected[name], path, why)
 
 
 def inner_split(train: np.ndarray, val_fraction: float, seed: int) -> dict[str, np.ndarray]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from concrete_study.data import FEATURES
+from concrete_study.markdown import markdown_table
 from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters
 from concrete_study.records import run_rows
 from concrete_study.runs import Run, hidden_slug
@@ -12,18 +14,16 @@ from concrete_study.runs import Run, hidden_slug
 METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
 
 
-def experiment_table(
-    runs: dict[str, Run], job_of: dict[str, str], histories: dict, parameters: dict[str, int]
-) -> pd.DataFrame:
-    """One row per run; losses are mean and std over the seeds that did not diverge.
+def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]]) -> pd.DataFrame:
+    """One row per run (id, Run, its history: records.read_runs); losses are mean and std over
+    the seeds that did not diverge.
 
-    `histories` and `parameters` are keyed by job id; train_time_sec is the job's time up to the
-    run's last epoch divided by its seeds: the cost of one model when seeds train stacked.
+    train_time_sec is the job's time up to the run's last epoch divided by its seeds: the cost of
+    one model when seeds train stacked.
     """
     rows = []
-    for rid, run in runs.items():
-        job = job_of[rid]
-        per_seed = pd.DataFrame(run_rows(histories[job], run.epochs))
+    for rid, run, history in runs:
+        per_seed = pd.DataFrame(run_rows(history, run.epochs))
         ok = per_seed[~per_seed["diverged"]]
         row = {
             "run": rid,
@@ -39,7 +39,7 @@ def experiment_table(
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
             row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
         row["train_time_sec"] = float(per_seed["train_time_sec"].iloc[0]) / len(per_seed)
-        row["parameters"] = parameters[job]
+        row["parameters"] = analytic_parameter_count(len(FEATURES), run.hidden)
         row["seeds"] = len(per_seed)
         row["diverged"] = int(per_seed["diverged"].sum())
         rows.append(row)
@@ -60,16 +60,19 @@ def table_markdown(table: pd.DataFrame, title: str) -> str:
         "final_train_loss", "final_val_loss", "best_val_loss", "train_time_sec", "parameters",
         "diverged",
     ]  # fmt: skip
-    lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for _, r in table.iterrows():
-        cells = [
+    rows = [
+        [
             r["optimizer"], r["scheduler"], f"{r['momentum']:.2f}", r["hidden"], f"{r['lr']:.1e}",
             str(r["batch_size"]), str(r["epochs"]),
             *[f"{_fmt(r[m + '_mean'])} ± {_fmt(r[m + '_std'])}" for m in METRICS],
             f"{r['train_time_sec']:.2f}", f"{r['parameters']:,}", f"{r['diverged']}/{r['seeds']}",
-        ]  # fmt: skip
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += [
+        ]
+        for _, r in table.iterrows()
+    ]  # fmt: skip
+    lines = [
+        f"# {title}",
+        "",
+        *markdown_table(head, rows),
         "",
         "Losses are MSE in MPa², mean ± std over the seeds that did not diverge; "
         "train_time_sec is the time per model when the seeds train side by side.",
@@ -94,3 +97,9 @@ def parameter_table(hidden_list: list[list[int]], n_inputs: int) -> pd.DataFrame
             }
         )
     return pd.DataFrame(rows)
+
+
+def parameter_markdown(table: pd.DataFrame) -> str:
+    rows = [[r.hidden, r.layers, f"{r.analytic:,}", f"{r.counted:,}"] for r in table.itertuples()]
+    header = ["hidden", "linear layers", "analytic sum((in+1)*out)", "counted"]
+    return "\n".join(["# Parameter count per architecture", "", *markdown_table(header, rows, "lrrr")]) + "\n"
