@@ -194,13 +194,13 @@ def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
 
 def test_evaluation_edit_reruns_the_final_model_and_the_benchmark_only(smoke_copy):
     edit(smoke_copy, "evaluation")
-    expected = {"final_model", "final_figures", "benchmark_figure", "all"} | BENCHMARK_RULES
+    expected = {"final_model", "final_figures", "benchmark_figure", "summary", "all"} | BENCHMARK_RULES
     assert set(planned_jobs(smoke_copy)) == expected
 
 
 def test_benchmark_edit_reruns_the_benchmark_only(smoke_copy):
     edit(smoke_copy, "benchmark")
-    assert set(planned_jobs(smoke_copy)) == BENCHMARK_RULES | {"benchmark_figure", "all"}
+    assert set(planned_jobs(smoke_copy)) == BENCHMARK_RULES | {"benchmark_figure", "summary", "all"}
 
 
 def test_full_config_plans_every_job(tmp_path):
