@@ -114,10 +114,38 @@ rule benchmark_retrain:
         script_path("benchmark_retrain")
 
 
+# The peer, one job a split: LightGBM tuned on the split's inner rows, retrained, tested once.
+rule benchmark_peer:
+    input:
+        clean=rules.ingest.output.clean,
+        splits=rules.benchmark_splits.output.splits,
+        code=code("benchmark_peer"),
+    output:
+        predictions="results/benchmark/peer/split_{split}.csv",
+        choice="results/benchmark/peer/split_{split}.json",
+    log:
+        "results/logs/benchmark/peer/split_{split}.log",
+    benchmark:
+        "results/benchmarks/benchmark/peer/split_{split}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        peer=BENCHMARK["peer"],
+        seeds=SEEDS,
+        level=config["interval_level"],
+    script:
+        script_path("benchmark_peer")
+
+
 rule benchmark_summary:
     input:
         predictions=expand(rules.benchmark_retrain.output.predictions, candidate=CANDIDATES),
         selection=rules.benchmark_select.output.selection,
+        inner=expand(rules.benchmark_inner.output.inner, candidate=CANDIDATES),
+        peer=peer_files("predictions"),
+        peer_choices=peer_files("choice"),
         published=BENCHMARK["published"],
         code=code("benchmark_summary"),
     output:
@@ -132,6 +160,7 @@ rule benchmark_summary:
         "results/logs/benchmark/summary.log",
     params:
         seeds=SEEDS,
+        names=list(CANDIDATES),  # the order of the inner inputs
     script:
         script_path("benchmark_summary")
 

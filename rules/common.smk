@@ -38,6 +38,7 @@ wildcard_constraints:
     candidate=r"h[A-Za-z0-9_.\-]+",
     experiment=r"[a-z][a-z0-9_]*",
     depth=r"\d+",
+    split=r"\d+",
 
 
 def script_path(name):
@@ -106,6 +107,13 @@ def depth_title(reader, text):
 
 def experiment_title(wildcards):
     return config["experiments"][wildcards.experiment].get("title", wildcards.experiment)
+
+
+def peer_files(output):
+    """One output of the peer's job per split; none where the config has no peer."""
+    if not BENCHMARK["peer"]:
+        return []
+    return expand(getattr(rules.benchmark_peer.output, output), split=range(BENCHMARK["splits"]))
 
 
 def is_deep(wildcards):

@@ -14,6 +14,7 @@ from conftest import RAW, SMOKE, SPLITS, copy_repo, snakemake
 from concrete_study.benchmark import (
     inner_predictions,
     interval_predictions,
+    paired_difference,
     per_split_scores,
     retrain_and_test,
     select,
@@ -22,6 +23,7 @@ from concrete_study.benchmark import (
 from concrete_study.data import TARGET, read_raw
 from concrete_study.errors import DataError
 from concrete_study.evaluation import conformal_quantile
+from concrete_study.peer import grid_points, peer_split
 from concrete_study.runs import Run
 from concrete_study.splits import check_md5s, inner_split, read_published_split, read_splits
 
@@ -148,6 +150,45 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
     assert not np.allclose(before.loc[~others, "predicted"], after.loc[~others, "predicted"])
 
 
+PEER = {
+    "grid": {"num_leaves": [4, 15], "min_child_samples": [5]},
+    "learning_rate": 0.2,
+    "subsample": 0.8,
+    "max_rounds": 60,
+    "early_stopping": 10,
+}
+
+
+def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(table):
+    splits = _one_split(3)
+    choice, before = peer_split(PEER, [0, 1], table, splits, 0, 0.9)
+    assert choice["params"] in grid_points(PEER) and len(choice["rounds"]) == 2
+    assert 0 < choice["half_width"] < 30 and list(before.columns[:4]) == [
+        "split",
+        "row",
+        "strength",
+        "predicted",
+    ]
+    np.testing.assert_allclose(before["predicted"], before[["seed_0", "seed_1"]].mean(axis=1))
+    assert np.sqrt(np.mean((before["predicted"] - before["strength"]) ** 2)) < 8  # it learned something
+    # The test rows changed beyond recognition: the same choice, the same predictions of the rest.
+    first = splits["test"][0, :1]
+    choice_p, _ = peer_split(PEER, [0, 1], _poison(table, splits["test"][0]), splits, 0, 0.9)
+    assert choice_p == choice
+    _, again = peer_split(PEER, [0, 1], _poison(table, first), splits, 0, 0.9)
+    others = ~before["row"].isin(first)
+    np.testing.assert_array_equal(before.loc[others, "predicted"], again.loc[others, "predicted"])
+
+
+def test_the_paired_difference_by_hand():
+    network = pd.DataFrame({"rmse": [4.0, 5.0, 3.0]})
+    peer = pd.DataFrame({"rmse": [4.5, 4.0, 3.5]})  # differences -0.5, +1.0, -0.5
+    paired = paired_difference(network, peer)
+    assert paired["rmse_difference_mean"] == pytest.approx(0.0)
+    assert paired["rmse_difference_se"] == pytest.approx(math.sqrt(0.75) / math.sqrt(3))
+    assert (paired["network_wins"], paired["peer_wins"]) == (2, 1)
+
+
 def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
     """Two splits of two test rows, two seeds: every number below is worked out by hand."""
     predictions = pd.DataFrame(
@@ -204,6 +245,20 @@ def test_smoke_benchmark_outputs(smoke_study):
     table = (smoke_study / "results" / "tables" / "benchmark.md").read_text()
     assert "This project" in table and "MC dropout, grid search | 4.82 ± 0.16" in table
     assert "| TabPFNv2 | 3.97 | one 2/3 : 1/3 split | no |" in table
+    # The peer: tuned per split, its scores beside the network's, the paired difference.
+    assert table.index("## Measured here") < table.index("LightGBM peer") < table.index("## Published")
+    peer = summary["peer"]
+    assert peer["splits"] == n_splits and peer["test_rows"] == 103 * n_splits and 0.5 < peer["coverage"] <= 1
+    assert per_split["peer_rmse"].mean() == pytest.approx(peer["rmse_mean"])
+    np.testing.assert_allclose(per_split["rmse_difference"], per_split["rmse"] - per_split["peer_rmse"])
+    wins = (per_split["rmse_difference"] < 0).sum()
+    assert summary["paired"]["network_wins"] == wins and summary["paired"]["peer_wins"] == n_splits - wins
+    assert set(per_split["peer_params"]) <= {
+        "num_leaves=7 min_child_samples=5",
+        "num_leaves=7 min_child_samples=10",
+    }
+    assert "Network minus peer, split by split" in table
+    assert (predictions["lower"] >= 0).all()
 
 
 def _closed_port() -> int:

@@ -81,7 +81,7 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     # One line of headline numbers: the final model, the benchmark, the intervals.
     header, values = shown[0].split(), shown[1].split()
     assert header[0] == "Path" and {"final.test_rmse", "benchmark.rmse_mean"} <= set(header)
-    assert len(header) == len(values) == 14 and values[0] == "results/summary.json"
+    assert len(header) == len(values) == 16 and values[0] == "results/summary.json"
     mixtures = clone / "mixtures.csv"
     pd.read_csv(repo / "results" / "data" / "clean.csv").head(4).drop(columns=["strength"]).to_csv(
         mixtures, index=False

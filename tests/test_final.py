@@ -13,6 +13,7 @@ from conftest import BIN
 
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import bootstrap_mse_interval, interval_coverage, regression_metrics
+from concrete_study.inputs import INPUT_SETS
 from concrete_study.model_file import load_model
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,8 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     assert m["test_mse"] < m["baseline_mean_test_mse"]
     assert 200 < m["baseline_mean_test_mse"] < 400
     imp = pd.read_csv(final / "importance.csv")
-    assert len(imp) == 8 and imp["mse_increase_mean"].iloc[0] > 0
+    # The smoke study's final model reads the derived inputs: one importance row per input.
+    assert set(imp["feature"]) == set(INPUT_SETS["derived"]) and imp["mse_increase_mean"].iloc[0] > 0
 
 
 def test_model_file_predicts_what_the_workflow_recorded(smoke_study, tmp_path):
@@ -74,6 +76,37 @@ def test_predict_rejects_bad_rows_in_one_line(smoke_study, tmp_path, edit, messa
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert message in proc.stderr and str(bad) in proc.stderr
+
+
+def test_predict_refuses_a_ragged_row_and_an_undefined_input_and_writes_nothing(smoke_study, tmp_path):
+    model = str(smoke_study / "results/final/model.pt")
+    header = "cement,slag,fly_ash,water,superplasticizer,coarse_aggregate,fine_aggregate,age\n"
+    ragged = tmp_path / "ragged.csv"  # one field more than the header, as a new user typed it
+    ragged.write_text(header + "540,0,0,162,2.5,1040,676,28\n540,0,0,162,2.5,1040,676,28,9\n")
+    proc = predict("--model", model, str(ragged), "-o", "out.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and not (tmp_path / "out.csv").exists()
+    assert proc.stderr.strip() == (
+        f"concrete-study: error: {ragged}: row 2 has 9 fields, the header 8: "
+        "every row needs one value per column"
+    )
+    # The smoke study's final model reads water/cement: undefined without cement.
+    no_cement = tmp_path / "no_cement.csv"
+    no_cement.write_text(header + "540,0,0,162,2.5,1040,676,28\n0,200,100,180,0,1000,700,28\n")
+    (tmp_path / "out.csv").write_text("kept\n")
+    proc = predict("--model", model, str(no_cement), "-o", "out.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and (tmp_path / "out.csv").read_text() == "kept\n"
+    assert proc.stderr.strip() == (
+        f"concrete-study: error: {no_cement}: row 2: input 'water_cement' is undefined (cement is 0)"
+    )
+
+
+def test_an_interval_never_goes_below_zero(smoke_study):
+    model = load_model(smoke_study / "results" / "final" / "model.pt")
+    mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(4)
+    model.half_width = 1000.0  # wider than any strength
+    scored = model.predict_table(mixtures, "mixtures")
+    assert (scored["lower_mpa"] == 0).all() and (scored["upper_mpa"] > 1000).all()
+    np.testing.assert_allclose(scored["upper_mpa"], scored["predicted_strength_mpa"] + 1000.0)
 
 
 class Payload:
@@ -161,6 +194,8 @@ def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smo
     )
     scored = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(scored["out_of_range"]) == ["", "cement", "water,age"]
-    half = scored["upper_mpa"] - scored["predicted_strength_mpa"]
-    np.testing.assert_allclose(half, interval["half_width"], rtol=1e-5)
-    np.testing.assert_allclose(scored["predicted_strength_mpa"] - scored["lower_mpa"], half, rtol=1e-5)
+    # Each end is the prediction ∓ the half-width, or 0 MPa where that would be below: the
+    # mixture with ten times the data's cement is predicted below 0, an extrapolation.
+    pred, half = scored["predicted_strength_mpa"], interval["half_width"]
+    np.testing.assert_allclose(scored["lower_mpa"], (pred - half).clip(lower=0), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(scored["upper_mpa"], (pred + half).clip(lower=0), rtol=1e-5, atol=1e-9)

@@ -63,11 +63,21 @@ def test_the_headline_is_the_final_model_and_the_benchmark(smoke_study):
     assert head["benchmark"]["rmse_mean"] == bench["rmse_mean"]
     assert head["interval"]["benchmark_coverage"] == bench["coverage"]
     assert head["interval"]["final_coverage"] == final["interval"]["test_coverage"]
-    assert sum(len(group) for group in head.values()) == 13
+    assert head["benchmark"]["peer_rmse_mean"] == bench["peer"]["rmse_mean"]
+    assert sum(len(group) for group in head.values()) == 15
     page = (results / "summary.md").read_text()
     lo, hi = (math.sqrt(v) for v in final["test_mse_ci95"])
     assert f"| {final['test_rmse']:.2f} ({lo:.2f}-{hi:.2f}) | {final['test_mae']:.2f} |" in page
     assert "| Original study's final model | 5.51 |" in page  # MSE 30.41
     assert f"| {bench['rmse_mean']:.2f} ± {bench['rmse_se']:.2f} | measured here |" in page
     assert "| Best published: WGBoost | 4.15 ± 0.52 (sd) |" in page
+    assert (
+        f"| LightGBM peer, tuned per split on the same inner rows | {bench['peer']['rmse_mean']:.2f} ± "
+        in page
+    )
+    assert (
+        page.index("LightGBM peer")
+        < page.index("Blend of the network and the peer")
+        < page.index("Best published")
+    )
     assert "Built from files outside a git checkout; 6 outs differ from those dvc.lock records" in page

@@ -181,9 +181,11 @@ def test_engine_edit_retrains_every_job_and_what_reads_them(smoke_copy):
     jobs = planned_jobs(smoke_copy)
     assert jobs["train"] == len(smoke_study_plan().jobs) and jobs["final_model"] == 1
     assert not set(jobs) & (DATA_RULES | {"data_figures", "parameter_table"})
+    # The peer's trees do not train with the engine: only the network's jobs and what reads them.
     assert set(jobs) == set(planned_jobs(smoke_copy, "--forceall")) - DATA_RULES - {
         "data_figures",
         "parameter_table",
+        "benchmark_peer",
     }
 
 
@@ -194,7 +196,8 @@ def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
 
 def test_evaluation_edit_reruns_the_final_model_and_the_benchmark_only(smoke_copy):
     edit(smoke_copy, "evaluation")
-    expected = {"final_model", "final_figures", "benchmark_figure", "summary", "all"} | BENCHMARK_RULES
+    expected = {"final_model", "final_figures", "benchmark_figure", "summary", "benchmark_peer", "all"}
+    expected |= BENCHMARK_RULES
     assert set(planned_jobs(smoke_copy)) == expected
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from pathlib import Path
 
@@ -10,8 +12,31 @@ from concrete_study.data import FEATURES
 from concrete_study.errors import DataError, ModelFileError
 
 
-def predict(model: str, mixtures: str, output: str | None) -> None:
+def read_mixtures(mixtures: str):
+    """The CSV of mixtures (a path, or - for standard input). A row with more or fewer fields
+    than the header is an error: pandas would shift its values a column or fill in blanks."""
     import pandas as pd
+
+    if mixtures != "-" and not Path(mixtures).exists():
+        raise DataError(f"{mixtures}: file not found")
+    try:
+        text = sys.stdin.read() if mixtures == "-" else Path(mixtures).read_text()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{mixtures}: not a readable CSV ({exc.reason})") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    for number, row in enumerate(rows[1:], start=1):
+        if len(row) != len(rows[0]):
+            raise DataError(
+                f"{mixtures}: row {number} has {len(row)} fields, the header {len(rows[0])}: "
+                "every row needs one value per column"
+            )
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{mixtures}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+
+
+def predict(model: str, mixtures: str, output: str | None) -> None:
     import torch
 
     from concrete_study.files import write_csv
@@ -19,13 +44,7 @@ def predict(model: str, mixtures: str, output: str | None) -> None:
 
     torch.set_num_threads(1)  # as the workflow's jobs: MKL's bytes may depend on the thread count
     final = load_model(model)
-    source = sys.stdin if mixtures == "-" else Path(mixtures)
-    if source is not sys.stdin and not source.exists():
-        raise DataError(f"{mixtures}: file not found")
-    try:
-        frame = pd.read_csv(source)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{mixtures}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame = read_mixtures(mixtures)
     scored = final.predict_table(frame, source=mixtures)
     outside = int((scored["out_of_range"] != "").sum())
     if outside:

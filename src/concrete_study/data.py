@@ -12,6 +12,7 @@ import pandas as pd
 
 from concrete_study.errors import DataError
 from concrete_study.files import check_md5
+from concrete_study.inputs import FEATURES, derive
 from concrete_study.markdown import markdown_table
 
 # The original header text (double spaces and the trailing space included) -> short name.
@@ -26,16 +27,6 @@ RAW_COLUMNS = {
     "Age (day)": "age",
     "Concrete compressive strength(MPa, megapascals) ": "strength",
 }
-FEATURES = [
-    "cement",
-    "slag",
-    "fly_ash",
-    "water",
-    "superplasticizer",
-    "coarse_aggregate",
-    "fine_aggregate",
-    "age",
-]
 TARGET = "strength"
 COLUMNS = [*FEATURES, TARGET]
 UNITS = {name: "kg/m³" for name in FEATURES[:7]} | {"age": "days", "strength": "MPa"}
@@ -236,20 +227,22 @@ class Standardiser:
 def scaled_arrays(
     table: pd.DataFrame, split: dict[str, np.ndarray], scaler: Standardiser
 ) -> dict[str, np.ndarray]:
-    """X_<part> (standardised inputs, float32) and y_<part> (strength in MPa) for each part."""
+    """X_<part> (the scaler's inputs, standardised, float32) and y_<part> (strength in MPa) for
+    each part."""
     arrays = {}
     for part, rows in split.items():
         frame = table.iloc[rows]
-        arrays[f"X_{part}"] = scaler.transform(frame[FEATURES]).astype(np.float32)
+        arrays[f"X_{part}"] = scaler.transform(derive(frame, scaler.columns)).astype(np.float32)
         arrays[f"y_{part}"] = frame[TARGET].to_numpy(dtype=np.float32)
     return arrays
 
 
 def fit_and_scale(
-    table: pd.DataFrame, parts: dict[str, np.ndarray], fit: str
+    table: pd.DataFrame, parts: dict[str, np.ndarray], fit: str, columns: list[str] = FEATURES
 ) -> tuple[Standardiser, dict[str, np.ndarray]]:
-    """A standardiser fitted on the rows of part `fit` only, and `scaled_arrays` of every part."""
-    scaler = Standardiser.fit(table.iloc[parts[fit]][FEATURES])
+    """A standardiser of `columns` (raw or derived inputs) fitted on the rows of part `fit` only,
+    and `scaled_arrays` of every part."""
+    scaler = Standardiser.fit(derive(table.iloc[parts[fit]], columns))
     return scaler, scaled_arrays(table, parts, scaler)
 
 

@@ -32,6 +32,12 @@ def conformal_quantile(residuals: np.ndarray, level: float) -> float:
     return float(scores[rank - 1]) if rank <= len(scores) else math.inf
 
 
+def conformal_interval(pred, half_width) -> tuple[np.ndarray, np.ndarray]:
+    """prediction ± half-width, neither end below 0 MPa: a strength is never negative."""
+    pred = np.asarray(pred, dtype=np.float64)
+    return np.maximum(pred - half_width, 0.0), np.maximum(pred + half_width, 0.0)
+
+
 def interval_coverage(true, lower, upper) -> float:
     """The fraction of rows whose strength lies within its interval, bounds included."""
     return float(np.mean((np.asarray(lower) <= true) & (true <= np.asarray(upper))))

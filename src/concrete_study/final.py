@@ -50,7 +50,7 @@ def final_model(
     """
     fit_rows = np.concatenate([split["train"], split["val"]])
     fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
-    scaler, a = fit_and_scale(table, {"fit": fit_rows, "test": split["test"]}, fit="fit")
+    scaler, a = fit_and_scale(table, {"fit": fit_rows, "test": split["test"]}, fit="fit", columns=run.columns)
     x_fit, y_fit, x_test = a["X_fit"], a["y_fit"], a["X_test"]
     # No held-out rows remain: the per-epoch "val" curve is the fit set itself, for monitoring.
     result = train(run, seeds, x_fit, y_fit, x_fit, y_fit, device=device)
@@ -64,7 +64,9 @@ def final_model(
     mean = per_seed.mean(axis=0)
     fit_pred = ensemble.predict_scaled(x_fit).mean(axis=0)
 
-    base = baselines({"X_train": x_fit, "y_train": y_fit, "X_test": x_test, "y_test": y_test})
+    # The baselines read the raw inputs, whatever the network reads.
+    _, raw = fit_and_scale(table, {"train": fit_rows, "test": split["test"]}, fit="train")
+    base = baselines(raw)
     ens = regression_metrics(y_test, mean)
     seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
     seed_mse = [m["mse"] for m in seed_metrics.values()]
@@ -98,7 +100,7 @@ def final_model(
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
         fit_predictions=fit.assign(predicted=fit_pred),
         importance=permutation_importance(
-            lambda x: ensemble.predict_scaled(x).mean(axis=0), x_test, y_test, FEATURES, repeats
+            lambda x: ensemble.predict_scaled(x).mean(axis=0), x_test, y_test, run.columns, repeats
         ),
     )
 
@@ -107,7 +109,9 @@ def calibrate(
     run: Run, seeds: list[int], table: pd.DataFrame, split: dict, device: str, level: float
 ) -> dict:
     """Split-conformal half-width: the ensemble trained on the train rows, scored on the val rows."""
-    _, a = fit_and_scale(table, {"train": split["train"], "val": split["val"]}, fit="train")
+    _, a = fit_and_scale(
+        table, {"train": split["train"], "val": split["val"]}, fit="train", columns=run.columns
+    )
     result = train(run, seeds, a["X_train"], a["y_train"], a["X_val"], a["y_val"], device=device)
     residuals = a["y_val"].astype(np.float64) - result.val_predictions.mean(axis=0)
     return {

@@ -13,13 +13,16 @@ import torch
 
 from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
 from concrete_study.errors import ModelFileError
+from concrete_study.evaluation import conformal_interval
+from concrete_study.inputs import DERIVED, derive
 from concrete_study.model import build_mlp
 
 MODEL_FORMAT = "concrete-study-model/2"
 
 
 class Ensemble:
-    """The seed models of one configuration, averaged; inputs in raw units."""
+    """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw
+    or derived, see inputs.py) computed from them."""
 
     def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, dict]):
         self.hidden = list(hidden)
@@ -27,7 +30,7 @@ class Ensemble:
         self.state_dicts = state_dicts
         self.models = {}
         for name, sd in state_dicts.items():
-            model = build_mlp(len(FEATURES), hidden)
+            model = build_mlp(len(scaler.columns), hidden)
             model.load_state_dict(sd)
             model.eval()
             self.models[name] = model
@@ -38,8 +41,8 @@ class Ensemble:
             xt = torch.as_tensor(x, dtype=torch.float32)
             return np.stack([m(xt).squeeze(-1).numpy() for m in self.models.values()])
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.predict_scaled(self.scaler.transform(frame[FEATURES]))
+    def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
+        return self.predict_scaled(self.scaler.transform(derive(frame, self.scaler.columns, source)))
 
 
 def model_bundle(
@@ -81,12 +84,13 @@ class Model:
         the inputs outside the range seen in training."""
         # A known strength column may stay (to compare); any other extra column is an error.
         inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
-        pred = self.ensemble.predict(inputs)
+        pred = self.ensemble.predict(inputs, source)
         out = frame.copy()
         out["predicted_strength_mpa"] = pred.mean(axis=0)
         out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
-        out["lower_mpa"] = out["predicted_strength_mpa"] - self.half_width
-        out["upper_mpa"] = out["predicted_strength_mpa"] + self.half_width
+        out["lower_mpa"], out["upper_mpa"] = conformal_interval(
+            out["predicted_strength_mpa"], self.half_width
+        )
         outside = pd.DataFrame(
             {f: ~inputs[f].between(*self.input_range[f]) for f in FEATURES}, index=inputs.index
         )
@@ -112,6 +116,9 @@ def load_model(path: str | Path) -> Model:
         raise ModelFileError(f"{path}: not a concrete-study model (expected {MODEL_FORMAT})")
     if data.get("features") != FEATURES:
         raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
+    unknown = [c for c in data.get("scaler", {}).get("columns", []) if c not in FEATURES and c not in DERIVED]
+    if unknown:
+        raise ModelFileError(f"{path}: reads an input this version cannot compute: {unknown[0]!r}")
     try:
         return Model(
             Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"]),

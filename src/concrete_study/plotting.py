@@ -260,8 +260,23 @@ def benchmark_rmse(per_split: pd.DataFrame, comparison: pd.DataFrame, path) -> N
         lw=1.5,
         label=f"this project {per_split['rmse'].mean():.2f}",
     )
-    published = comparison[comparison["comparable"].eq("yes")].iloc[1:]  # row 0 is this project
-    for i, r in enumerate(published.itertuples()):
+    if "peer_rmse" in per_split:
+        ax.scatter(
+            x,
+            per_split["peer_rmse"],
+            color=COLOURS[1],
+            marker="s",
+            zorder=3,
+            label="LightGBM peer, per split",
+        )
+        ax.axhline(
+            per_split["peer_rmse"].mean(),
+            color=COLOURS[1],
+            lw=1.5,
+            label=f"peer {per_split['peer_rmse'].mean():.2f}",
+        )
+    published = comparison[comparison["comparable"].eq("yes") & comparison["measured"].eq("published")]
+    for i, r in enumerate(published.itertuples(), start=1):
         ax.axhline(
             r.rmse, color=COLOURS[(i + 1) % len(COLOURS)], lw=1, ls="--", label=f"{r.method} {r.rmse:.2f}"
         )

@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from concrete_study.errors import ConfigError
+from concrete_study.inputs import INPUT_SETS
 
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 SCHEDULERS = ("none", "step", "cosine")
@@ -46,6 +47,7 @@ class Run:
     batch_size: int = 64
     epochs: int = 300
     standardize_target: bool = False
+    inputs: str = "raw"  # one of inputs.INPUT_SETS: the raw inputs, or with derived ones
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -65,6 +67,8 @@ class Run:
             put(self, "gamma", Run.gamma)
 
     def _problem(self) -> str | None:
+        if self.inputs not in INPUT_SETS:
+            return f"inputs {self.inputs!r} is not one of {list(INPUT_SETS)}"
         if self.optimizer not in OPTIMIZERS:
             return f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}"
         if self.scheduler not in SCHEDULERS:
@@ -88,11 +92,19 @@ class Run:
             del out["momentum"]
         if self.scheduler != "step":
             del out["step_size"], out["gamma"]
+        if self.inputs == "raw":
+            del out["inputs"]
         return out
 
     @property
+    def columns(self) -> list[str]:
+        """The inputs the network reads, raw and derived (inputs.derive computes them)."""
+        return INPUT_SETS[self.inputs]
+
+    @property
     def id(self) -> str:
-        """A readable slug, for example 'h128-64_adam_lr0.01_bs64_e300'."""
+        """A readable slug, for example 'h128-64_adam_lr0.01_bs64_e300' (with derived inputs and a
+        standardised strength: 'h128-64_adam_lr0.01_bs64_ystd_derived_e300')."""
         opt = f"sgdm{_num(self.momentum)}" if self.optimizer == "sgd_momentum" else self.optimizer
         parts = [f"h{hidden_slug(self.hidden)}", opt, f"lr{_num(self.lr)}"]
         if self.scheduler == "step":
@@ -102,6 +114,8 @@ class Run:
         parts.append(f"bs{self.batch_size}")
         if self.standardize_target:
             parts.append("ystd")
+        if self.inputs != "raw":
+            parts.append(self.inputs)
         parts.append(f"e{self.epochs}")
         return "_".join(parts)
 
