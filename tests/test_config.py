@@ -61,6 +61,7 @@ BAD = [
     ("benchmark.candidates.1", {"epochs": 0}, "'benchmark.candidates[1].epochs': value 0 must be >= 1"),
     ("interval_level", 1.0, "'interval_level': value 1.0 must be < 1"),
     ("benchmark.splits", 0, "'benchmark.splits': value 0 must be >= 1"),
+    ("benchmark.peer", None, "'final.peer': true needs a peer to blend with: set benchmark.peer"),
     # A figure's experiment must exist and hold the runs it shows.
     ("figures.schedules", "schedules", "'figures.schedules': value 'schedules' is not an experiment"),
     ("figures.depth.experiment", "deep", "'figures.depth.experiment': value 'deep' is not an experiment"),

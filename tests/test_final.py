@@ -11,9 +11,10 @@ import pytest
 import torch
 from conftest import BIN
 
+from concrete_study.benchmark import BLEND_WEIGHTS
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import bootstrap_mse_interval, interval_coverage, regression_metrics
-from concrete_study.inputs import INPUT_SETS
+from concrete_study.inputs import FEATURES
 from concrete_study.model_file import load_model
 
 pytestmark = pytest.mark.slow
@@ -38,8 +39,13 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     assert m["test_mse"] < m["baseline_mean_test_mse"]
     assert 200 < m["baseline_mean_test_mse"] < 400
     imp = pd.read_csv(final / "importance.csv")
-    # The smoke study's final model reads the derived inputs: one importance row per input.
-    assert set(imp["feature"]) == set(INPUT_SETS["derived"]) and imp["mse_increase_mean"].iloc[0] > 0
+    # One importance row per raw input: a derived input moves with the raw ones it comes from.
+    assert set(imp["feature"]) == set(FEATURES) and imp["mse_increase_mean"].iloc[0] > 0
+    # The smoke study serves a blend: its parts alone are scored on the same rows.
+    assert m["blend"]["weight"] in BLEND_WEIGHTS and m["blend"]["peer_seeds"] == 2
+    assert m["network"]["mse"] != m["peer"]["mse"] and m["run"]["inputs"] == "derived"
+    blended = m["blend"]["weight"] * m["network"]["rmse"] + (1 - m["blend"]["weight"]) * m["peer"]["rmse"]
+    assert m["test_rmse"] <= blended + 1e-9  # a blend's RMSE is at most the blend of the RMSEs
 
 
 def test_model_file_predicts_what_the_workflow_recorded(smoke_study, tmp_path):
@@ -135,6 +141,11 @@ def test_tampered_model_files_are_refused(smoke_study, tmp_path):
     damaged = tmp_path / "damaged.pt"
     torch.save(data, damaged)
     with pytest.raises(ModelFileError, match="damaged model file"):
+        load_model(damaged)
+    data = torch.load(good, weights_only=True)
+    data["peer"]["boosters"][1] = "tree\nnot a booster"
+    torch.save(data, damaged)
+    with pytest.raises(ModelFileError, match="damaged model file \\(the peer's boosters"):
         load_model(damaged)
     proc = predict("--model", str(evil), "x.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "refused" in proc.stderr and "pwned" not in proc.stdout

@@ -136,6 +136,8 @@ def validate(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
     from concrete_study.runs import expand_study, resolve
 
     expand_study(config)
+    if config["final"]["peer"] and not config["benchmark"]["peer"]:
+        raise ConfigError("config key 'final.peer': true needs a peer to blend with: set benchmark.peer")
     named = {"final.run": config["final"]["run"]}
     named |= {f"benchmark.candidates[{i}]": c for i, c in enumerate(config["benchmark"]["candidates"])}
     for key, overrides in named.items():

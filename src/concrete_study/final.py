@@ -1,4 +1,5 @@
-"""Task 6: the chosen configuration retrained on train+val with every seed and tested once."""
+"""Task 6: the chosen configuration retrained on train+val with every seed and tested once; with
+a peer, the network blended with the benchmark's LightGBM peer, the weight chosen on the val rows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from concrete_study.benchmark import BLEND_WEIGHTS
 from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
@@ -16,7 +18,8 @@ from concrete_study.evaluation import (
     permutation_importance,
     regression_metrics,
 )
-from concrete_study.model_file import Ensemble, model_bundle
+from concrete_study.model_file import Ensemble, Served, model_bundle
+from concrete_study.peer import train_peer, tune
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
@@ -42,27 +45,26 @@ def final_model(
     n_boot: int,
     repeats: int,
     level: float,
+    peer: dict | None = None,
 ) -> FinalModel:
     """Refit the scaler on train+val and train every seed there, then look at the test rows once.
 
-    The prediction interval is calibrated the split-conformal way: the same configuration trained
-    on the train rows alone, its residuals on the val rows (which it did not see).
+    What is calibrated, and with a peer how much weight the network gets, is decided on the val
+    rows by the same models trained on the train rows alone: the split-conformal way.
     """
     fit_rows = np.concatenate([split["train"], split["val"]])
     fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
     scaler, a = fit_and_scale(table, {"fit": fit_rows, "test": split["test"]}, fit="fit", columns=run.columns)
-    x_fit, y_fit, x_test = a["X_fit"], a["y_fit"], a["X_test"]
     # No held-out rows remain: the per-epoch "val" curve is the fit set itself, for monitoring.
-    result = train(run, seeds, x_fit, y_fit, x_fit, y_fit, device=device)
+    result = train(run, seeds, a["X_fit"], a["y_fit"], a["X_fit"], a["y_fit"], device=device)
     names = [seed_key(s) for s in seeds]
     ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.state_dicts, strict=True)))
+    served, interval, parts = calibrate(run, seeds, table, split, device, level, ensemble, peer)
 
-    interval = calibrate(run, seeds, table, split, device, level)
-
-    y_test = test[TARGET].to_numpy(dtype=np.float64)
-    per_seed = ensemble.predict_scaled(x_test)  # the one look at the test set
+    y_test, y_fit = test[TARGET].to_numpy(np.float64), fit[TARGET].to_numpy(np.float64)
+    per_seed = served.predict(test)  # the one look at the test set
     mean = per_seed.mean(axis=0)
-    fit_pred = ensemble.predict_scaled(x_fit).mean(axis=0)
+    fit_pred = served.predict(fit).mean(axis=0)
 
     # The baselines read the raw inputs, whatever the network reads.
     _, raw = fit_and_scale(table, {"train": fit_rows, "test": split["test"]}, fit="train")
@@ -92,30 +94,79 @@ def final_model(
         "bootstrap_resamples": n_boot,
         "interval": interval,
     }
+    if served.boosters:
+        # The blend's parts on the same test rows, each alone.
+        for name, part in parts.items():
+            metrics[name] = regression_metrics(y_test, part(test).mean(axis=0))
+        metrics["blend"] = served.description()
     input_range = {f: [float(fit[f].min()), float(fit[f].max())] for f in FEATURES}
+    x_test = test[FEATURES].to_numpy(np.float64)
     return FinalModel(
         result=result,
-        bundle=model_bundle(run.params(), seeds, ensemble, metrics, interval, input_range),
+        bundle=model_bundle(run.params(), seeds, served, metrics, interval, input_range),
         metrics=metrics,
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
         fit_predictions=fit.assign(predicted=fit_pred),
+        # The raw inputs, each shuffled in turn: derived ones follow the raw ones they come from.
         importance=permutation_importance(
-            lambda x: ensemble.predict_scaled(x).mean(axis=0), x_test, y_test, run.columns, repeats
+            lambda x: served.predict(pd.DataFrame(x, columns=FEATURES)).mean(axis=0),
+            x_test,
+            y_test,
+            FEATURES,
+            repeats,
         ),
     )
 
 
 def calibrate(
-    run: Run, seeds: list[int], table: pd.DataFrame, split: dict, device: str, level: float
-) -> dict:
-    """Split-conformal half-width: the ensemble trained on the train rows, scored on the val rows."""
+    run: Run,
+    seeds: list[int],
+    table: pd.DataFrame,
+    split: dict,
+    device: str,
+    level: float,
+    ensemble: Ensemble,
+    peer: dict | None,
+):
+    """What the final model serves and its split-conformal interval, from models trained on the
+    train rows alone and scored on the val rows: the network's ensemble there and, with a peer,
+    the peer tuned there; the blend's weight on the network is the one whose blend predicts the
+    val rows best, and each seed of the peer retrains on train+val for the rounds it stopped at.
+    Returns the served model, the interval and the parts of a blend alone."""
     _, a = fit_and_scale(
         table, {"train": split["train"], "val": split["val"]}, fit="train", columns=run.columns
     )
     result = train(run, seeds, a["X_train"], a["y_train"], a["X_val"], a["y_val"], device=device)
-    residuals = a["y_val"].astype(np.float64) - result.val_predictions.mean(axis=0)
-    return {
+    y_val = a["y_val"].astype(np.float64)
+    val_pred = result.val_predictions.mean(axis=0).astype(np.float64)
+    served = Served(ensemble)
+    parts = {}
+    if peer:
+
+        def raw(part):
+            return table.iloc[split[part]][FEATURES].to_numpy(np.float64), table.iloc[split[part]][
+                TARGET
+            ].to_numpy(np.float64)
+
+        choice = tune(peer, seeds, *raw("train"), *raw("val"), level)
+        theirs = np.mean(choice["inner_val_predictions"], axis=0)
+        mse = [float(np.mean((w * val_pred + (1 - w) * theirs - y_val) ** 2)) for w in BLEND_WEIGHTS]
+        weight = BLEND_WEIGHTS[int(np.argmin(mse))]
+        val_pred = weight * val_pred + (1 - weight) * theirs
+        fit_rows = np.concatenate([split["train"], split["val"]])
+        x_fit, y_fit = (
+            table.iloc[fit_rows][FEATURES].to_numpy(np.float64),
+            table.iloc[fit_rows][TARGET].to_numpy(np.float64),
+        )
+        boosters = [
+            train_peer(peer, choice["params"], s, x_fit, y_fit, rounds)
+            for s, rounds in zip(seeds, choice["rounds"], strict=True)
+        ]
+        served = Served(ensemble, [b.model_to_string() for b in boosters], weight, choice["params"])
+        parts = {"network": Served(ensemble).predict, "peer": Served(ensemble, served.boosters, 0.0).predict}
+    interval = {
         "level": level,
-        "half_width": conformal_quantile(residuals, level),
-        "calibration_rows": len(residuals),
+        "half_width": conformal_quantile(y_val - val_pred, level),
+        "calibration_rows": len(y_val),
     }
+    return served, interval, parts

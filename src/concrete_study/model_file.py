@@ -17,7 +17,8 @@ from concrete_study.evaluation import conformal_interval
 from concrete_study.inputs import DERIVED, derive
 from concrete_study.model import build_mlp
 
-MODEL_FORMAT = "concrete-study-model/2"
+MODEL_FORMAT = "concrete-study-model/3"
+READABLE = ("concrete-study-model/2", MODEL_FORMAT)  # /2: a network alone, no "peer" entry
 
 
 class Ensemble:
@@ -45,14 +46,50 @@ class Ensemble:
         return self.predict_scaled(self.scaler.transform(derive(frame, self.scaler.columns, source)))
 
 
+class Served:
+    """What the final model serves: the network's seed ensemble, or weight x network + (1 - weight)
+    x peer, seed k of the network with seed k of the peer's LightGBM boosters (kept as the model
+    strings LightGBM writes: plain text, which torch's safe loading accepts)."""
+
+    def __init__(self, ensemble: Ensemble, boosters: list[str] | None = None, weight=1.0, params=None):
+        self.ensemble, self.boosters, self.weight, self.params = ensemble, boosters or [], weight, params
+        self._trees = None
+
+    def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
+        """Every seed's predicted strength, (seeds, rows), from raw mixtures."""
+        net = self.ensemble.predict(frame, source)
+        if not self.boosters:
+            return net
+        x = frame[FEATURES].to_numpy(np.float64)
+        return self.weight * net + (1 - self.weight) * np.stack([t.predict(x) for t in self.trees()])
+
+    def trees(self) -> list:
+        """The peer's boosters, read from their model strings once."""
+        if self._trees is None:
+            import lightgbm as lgb
+
+            self._trees = [lgb.Booster(model_str=b) for b in self.boosters]
+        return self._trees
+
+    def description(self) -> dict:
+        return {"weight": self.weight, "peer_params": self.params, "peer_seeds": len(self.boosters)}
+
+    def to_dict(self) -> dict | None:
+        if not self.boosters:
+            return None
+        return {"weight": self.weight, "params": self.params, "boosters": self.boosters}
+
+
 def model_bundle(
-    run: dict, seeds: list[int], ensemble: Ensemble, metrics: dict, interval: dict, input_range: dict
+    run: dict, seeds: list[int], served: Served, metrics: dict, interval: dict, input_range: dict
 ) -> dict:
     """Everything needed to predict, in types that torch.load(weights_only=True) accepts.
 
     `interval` holds the conformal half-width and its level; `input_range` the [min, max] of each
-    input over the training rows, beyond which a prediction is an extrapolation.
+    input over the training rows, beyond which a prediction is an extrapolation; `peer` the blend's
+    weight and boosters, or None for the network alone.
     """
+    ensemble = served.ensemble
     return {
         "format": MODEL_FORMAT,
         "features": list(FEATURES),
@@ -65,6 +102,7 @@ def model_bundle(
         "metrics": metrics,
         "interval": interval,
         "input_range": input_range,
+        "peer": served.to_dict(),
     }
 
 
@@ -74,7 +112,7 @@ class Model:
     half-width (MPa), each input's range over the training rows, and the whole content (run,
     seeds, metrics)."""
 
-    ensemble: Ensemble
+    served: Served
     half_width: float
     input_range: dict[str, list[float]]
     content: dict
@@ -84,7 +122,7 @@ class Model:
         the inputs outside the range seen in training."""
         # A known strength column may stay (to compare); any other extra column is an error.
         inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
-        pred = self.ensemble.predict(inputs, source)
+        pred = self.served.predict(inputs, source)
         out = frame.copy()
         out["predicted_strength_mpa"] = pred.mean(axis=0)
         out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
@@ -112,7 +150,7 @@ def load_model(path: str | Path) -> Model:
         raise ModelFileError(f"{path}: refused, not a safe model file ({cause})") from None
     except Exception as exc:
         raise ModelFileError(f"{path}: not a model file ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE:
         raise ModelFileError(f"{path}: not a concrete-study model (expected {MODEL_FORMAT})")
     if data.get("features") != FEATURES:
         raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
@@ -120,8 +158,16 @@ def load_model(path: str | Path) -> Model:
     if unknown:
         raise ModelFileError(f"{path}: reads an input this version cannot compute: {unknown[0]!r}")
     try:
-        return Model(
-            Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"]),
+        ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"])
+        peer = data.get("peer")
+        served = Served(ensemble, *(peer["boosters"], float(peer["weight"]), peer["params"]) if peer else ())
+        if peer and (
+            len(served.boosters) != len(ensemble.models)
+            or not all(isinstance(b, str) for b in served.boosters)
+        ):
+            raise TypeError("the peer's boosters")
+        model = Model(
+            served,
             float(data["interval"]["half_width"]),
             {f: data["input_range"][f] for f in FEATURES},
             data,
@@ -129,3 +175,11 @@ def load_model(path: str | Path) -> Model:
     except (KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelFileError(f"{path}: damaged model file ({first})") from None
+    try:
+        if model.served.boosters:
+            model.served.trees()
+    except Exception as exc:  # LightGBM's own error for a model string it cannot read
+        raise ModelFileError(
+            f"{path}: damaged model file (the peer's boosters: {exc.__class__.__name__})"
+        ) from None
+    return model

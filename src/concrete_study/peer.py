@@ -29,7 +29,7 @@ def grid_points(peer: dict) -> list[dict]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*peer["grid"].values())]
 
 
-def _train(peer: dict, point: dict, seed: int, x, y, rounds: int, valid=None):
+def train_peer(peer: dict, point: dict, seed: int, x, y, rounds: int, valid=None):
     import lightgbm as lgb
 
     params = {
@@ -58,7 +58,7 @@ def tune(peer: dict, seeds: list[int], x, y, x_val, y_val, level: float) -> dict
     seed stops at there, the seed ensemble's inner-validation MSE and its conformal half-width."""
 
     def fit(point, seed):
-        return _train(peer, point, seed, x, y, peer["max_rounds"], (x_val, y_val))
+        return train_peer(peer, point, seed, x, y, peer["max_rounds"], (x_val, y_val))
 
     def predict(booster):
         return booster.predict(x_val, num_iteration=booster.best_iteration)
@@ -91,7 +91,7 @@ def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, 
     x_test, y_test = _rows(table, splits["test"][s])
     per_seed = np.stack(
         [
-            _train(peer, choice["params"], seed, x_all, y_all, rounds).predict(x_test)
+            train_peer(peer, choice["params"], seed, x_all, y_all, rounds).predict(x_test)
             for seed, rounds in zip(seeds, choice["rounds"], strict=True)
         ]
     )

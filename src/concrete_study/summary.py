@@ -97,14 +97,34 @@ def summary_markdown(final: dict, benchmark: dict, published: pd.DataFrame, buil
     def by_mse(name: str, mse: float) -> list[str]:
         return [name, f"{math.sqrt(mse):.2f}", "", "", f"{mse:.2f}"]
 
+    network = f"MLP [{hidden}]" + (
+        " on the derived inputs" if final["run"].get("inputs") == "derived" else ""
+    )
+    name = f"Final model: {network}, {len(final['seeds'])}-seed ensemble"
+    if "blend" in final:
+        name = (
+            f"Final model: {network} blended with LightGBM, {final['blend']['weight']:.1f} on the "
+            f"network, {len(final['seeds'])} seeds each"
+        )
     rows = [
         [
-            f"Final model: MLP [{hidden}], {len(final['seeds'])}-seed ensemble",
+            name,
             f"{final['test_rmse']:.2f} ({lo:.2f}-{hi:.2f})",
             f"{final['test_mae']:.2f}",
             f"{final['test_r2']:.3f}",
             f"{final['test_mse']:.2f}",
         ],
+        *(
+            [
+                f"{label} alone",
+                f"{final[part]['rmse']:.2f}",
+                f"{final[part]['mae']:.2f}",
+                f"{final[part]['r2']:.3f}",
+                f"{final[part]['mse']:.2f}",
+            ]
+            for part, label in (("network", "Its network"), ("peer", "Its LightGBM peer"))
+            if part in final
+        ),
         by_mse("Mean single seed", final["test_mse_mean_single_seed"]),
         by_mse("Original study's final model", ORIGINAL_TEST_MSE),
         by_mse("Linear regression", final["baseline_linear_test_mse"]),
