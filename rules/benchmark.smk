@@ -132,7 +132,7 @@ rule benchmark_peer:
         mem_mb=500,
         runtime=10,
     params:
-        peer=BENCHMARK["peer"],
+        peer=PEER,
         seeds=SEEDS,
         level=config["interval_level"],
     script:

@@ -1,4 +1,5 @@
 # What every stage shares: the checked config, the study's runs and jobs, and small helpers.
+import json
 import os
 import sys
 
@@ -19,6 +20,8 @@ config.update(_checked)
 STUDY = expand_study(config)
 SEEDS = list(range(config["seeds"]))
 BENCHMARK = config["benchmark"]
+# The peer's settings with sorted keys: their order in the config must not cause reruns.
+PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
 SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}

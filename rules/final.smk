@@ -34,7 +34,7 @@ rule final_model:
         bootstrap=config["final"]["bootstrap"],
         repeats=config["final"]["importance_repeats"],
         level=config["interval_level"],
-        peer=BENCHMARK["peer"] if config["final"]["peer"] else None,
+        peer=PEER if config["final"]["peer"] else None,
     script:
         script_path("final_model")
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 from conftest import BIN
 
-from concrete_study.benchmark import BLEND_WEIGHTS
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import bootstrap_mse_interval, interval_coverage, regression_metrics
 from concrete_study.inputs import FEATURES
 from concrete_study.model_file import load_model
+from concrete_study.peer import BLEND_WEIGHTS
 
 pytestmark = pytest.mark.slow
 

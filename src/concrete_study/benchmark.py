@@ -24,6 +24,7 @@ from concrete_study.evaluation import (
 )
 from concrete_study.markdown import markdown_table
 from concrete_study.model_file import Ensemble
+from concrete_study.peer import blend_weight
 from concrete_study.records import seed_key
 from concrete_study.runs import EPOCH_INDEPENDENT, Run
 
@@ -193,10 +194,6 @@ def side_by_side(network: pd.DataFrame, peer: pd.DataFrame, blended: pd.DataFram
     return out.assign(rmse_difference=out["rmse"] - out["peer_rmse"])
 
 
-# A blend's weight on the network, chosen per split on the inner validation rows.
-BLEND_WEIGHTS = [i / 10 for i in range(11)]
-
-
 def blend(
     chosen: list[dict],
     inner: dict,
@@ -205,8 +202,8 @@ def blend(
     peer: pd.DataFrame,
     level: float,
 ) -> tuple[list[dict], pd.DataFrame]:
-    """Per split, weight * network + (1 - weight) * peer, the weight in BLEND_WEIGHTS whose blend
-    of the two seed ensembles predicts the split's inner validation rows best (ties: the lower).
+    """Per split, weight * network + (1 - weight) * peer, the weight whose blend of the two seed
+    ensembles predicts the split's inner validation rows best (peer.blend_weight).
     `inner` maps each candidate to its inner predictions; `chosen` and `peer_chosen` are the
     network's and the peer's choices per split, the peer's with its inner predictions. Returns
     the blend's choices (weight, inner MSE, conformal half-width from its residuals there) and
@@ -217,10 +214,9 @@ def blend(
         y = candidate["y_val"][s]
         net = candidate["predictions"][list(candidate["epochs"]).index(c["epochs"]), s].mean(axis=0)
         theirs = np.mean(pc["inner_val_predictions"], axis=0)
-        mse = [float(np.mean((w * net + (1 - w) * theirs - y) ** 2)) for w in BLEND_WEIGHTS]
-        w = BLEND_WEIGHTS[int(np.argmin(mse))]
+        w, mse = blend_weight(net, theirs, y)
         half = conformal_quantile(y - (w * net + (1 - w) * theirs), level)
-        choices.append({"split": s, "weight": w, "inner_val_mse": min(mse), "half_width": half})
+        choices.append({"split": s, "weight": w, "inner_val_mse": mse, "half_width": half})
         n = network[network["split"] == s].sort_values("row").reset_index(drop=True)
         p = peer[peer["split"] == s].sort_values("row").reset_index(drop=True)
         if not n["row"].equals(p["row"]):

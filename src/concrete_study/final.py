@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from concrete_study.benchmark import BLEND_WEIGHTS
 from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
@@ -19,7 +18,7 @@ from concrete_study.evaluation import (
     regression_metrics,
 )
 from concrete_study.model_file import Ensemble, Served, model_bundle
-from concrete_study.peer import train_peer, tune
+from concrete_study.peer import blend_weight, train_peer, tune
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
@@ -150,8 +149,7 @@ def calibrate(
 
         choice = tune(peer, seeds, *raw("train"), *raw("val"), level)
         theirs = np.mean(choice["inner_val_predictions"], axis=0)
-        mse = [float(np.mean((w * val_pred + (1 - w) * theirs - y_val) ** 2)) for w in BLEND_WEIGHTS]
-        weight = BLEND_WEIGHTS[int(np.argmin(mse))]
+        weight, _ = blend_weight(val_pred, theirs, y_val)
         val_pred = weight * val_pred + (1 - weight) * theirs
         fit_rows = np.concatenate([split["train"], split["val"]])
         x_fit, y_fit = (
