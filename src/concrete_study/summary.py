@@ -164,9 +164,18 @@ def summary_markdown(final: dict, benchmark: dict, published: pd.DataFrame, buil
         "",
         f"{interval['level']:.0%} split-conformal intervals: the final model's, "
         f"± {interval['half_width']:.1f} MPa, "
-        f"covered {interval['test_coverage']:.1%} of its {final['test_rows']} test rows; on the benchmark, "
-        f"{benchmark['coverage']:.1%} of {benchmark['test_rows']:,} test rows with a mean width of "
-        f"{benchmark['width_mean']:.1f} MPa.",
+        f"covered {interval['test_coverage']:.1%} of its {final['test_rows']} test rows. On the benchmark's "
+        f"{benchmark['test_rows']:,} test rows: "
+        + "; ".join(
+            f"{name} {b['coverage']:.1%}, mean width {b['width_mean']:.1f} MPa"
+            for name, b in (
+                ("the network", benchmark),
+                ("the peer", benchmark.get("peer")),
+                ("the blend", benchmark.get("blend")),
+            )
+            if b
+        )
+        + ".",
         "",
         f"Built from {built_from}.",
         "",
