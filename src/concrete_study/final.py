@@ -18,7 +18,7 @@ from concrete_study.evaluation import (
     regression_metrics,
 )
 from concrete_study.model_file import Ensemble, Served, model_bundle
-from concrete_study.peer import blend_weight, train_peer, tune
+from concrete_study.peer import blend_weight, raw_rows, train_peer, tune
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
@@ -141,21 +141,11 @@ def calibrate(
     served = Served(ensemble)
     parts = {}
     if peer:
-
-        def raw(part):
-            return table.iloc[split[part]][FEATURES].to_numpy(np.float64), table.iloc[split[part]][
-                TARGET
-            ].to_numpy(np.float64)
-
-        choice = tune(peer, seeds, *raw("train"), *raw("val"), level)
+        choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]), level)
         theirs = np.mean(choice["inner_val_predictions"], axis=0)
         weight, _ = blend_weight(val_pred, theirs, y_val)
         val_pred = weight * val_pred + (1 - weight) * theirs
-        fit_rows = np.concatenate([split["train"], split["val"]])
-        x_fit, y_fit = (
-            table.iloc[fit_rows][FEATURES].to_numpy(np.float64),
-            table.iloc[fit_rows][TARGET].to_numpy(np.float64),
-        )
+        x_fit, y_fit = raw_rows(table, np.concatenate([split["train"], split["val"]]))
         boosters = [
             train_peer(peer, choice["params"], s, x_fit, y_fit, rounds)
             for s, rounds in zip(seeds, choice["rounds"], strict=True)

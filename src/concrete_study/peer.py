@@ -87,18 +87,19 @@ def tune(peer: dict, seeds: list[int], x, y, x_val, y_val, level: float) -> dict
     }
 
 
-def _rows(table: pd.DataFrame, rows) -> tuple[np.ndarray, np.ndarray]:
+def raw_rows(table: pd.DataFrame, rows) -> tuple[np.ndarray, np.ndarray]:
+    """The raw inputs and the strength of these rows: what the trees read and learn."""
     part = table.iloc[rows]
     return part[FEATURES].to_numpy(np.float64), part[TARGET].to_numpy(np.float64)
 
 
 def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int, level: float):
     """One split: the choice on its inner rows, and the retrained seeds' test predictions."""
-    x, y = _rows(table, splits["inner_train"][s])
-    x_val, y_val = _rows(table, splits["inner_val"][s])
+    x, y = raw_rows(table, splits["inner_train"][s])
+    x_val, y_val = raw_rows(table, splits["inner_val"][s])
     choice = {"split": s, **tune(peer, seeds, x, y, x_val, y_val, level)}
-    x_all, y_all = _rows(table, splits["train"][s])
-    x_test, y_test = _rows(table, splits["test"][s])
+    x_all, y_all = raw_rows(table, splits["train"][s])
+    x_test, y_test = raw_rows(table, splits["test"][s])
     per_seed = np.stack(
         [
             train_peer(peer, choice["params"], seed, x_all, y_all, rounds).predict(x_test)
