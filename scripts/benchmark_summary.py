@@ -28,7 +28,8 @@ def scored(predictions: pd.DataFrame, chosen: list[dict], seeds, level):
 def main(
     prediction_files, selection_file, inner_files, names, peer_files, peer_choices, published, seeds, out
 ):
-    selection, level = read_json(selection_file), read_json(selection_file)["level"]
+    selection = read_json(selection_file)
+    level = selection["level"]
     predictions = pd.concat([pd.read_csv(p) for p in prediction_files], ignore_index=True)
     per_split, intervals, summary = scored(predictions, selection["splits"], seeds, level)
     if peer_files:
