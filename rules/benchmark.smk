@@ -84,7 +84,6 @@ rule benchmark_select:
         "results/logs/benchmark/select.log",
     params:
         names=list(CANDIDATES),  # the order of the inputs; ties go to the first
-        level=config["interval_level"],
     script:
         script_path("benchmark_select")
 
@@ -134,7 +133,6 @@ rule benchmark_peer:
     params:
         peer=PEER,
         seeds=SEEDS,
-        level=config["interval_level"],
     script:
         script_path("benchmark_peer")
 
@@ -161,6 +159,8 @@ rule benchmark_summary:
     params:
         seeds=SEEDS,
         names=list(CANDIDATES),  # the order of the inner inputs
+        level=config["interval_level"],
+        width=config["interval_width"],
     script:
         script_path("benchmark_summary")
 

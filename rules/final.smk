@@ -34,6 +34,7 @@ rule final_model:
         bootstrap=config["final"]["bootstrap"],
         repeats=config["final"]["importance_repeats"],
         level=config["interval_level"],
+        width=config["interval_width"],
         peer=PEER if config["final"]["peer"] else None,
     script:
         script_path("final_model")

@@ -8,10 +8,10 @@ from concrete_study.logs import log_to
 from concrete_study.peer import peer_split
 
 
-def main(clean, splits_file, split, peer, seeds, level, out) -> None:
+def main(clean, splits_file, split, peer, seeds, out) -> None:
     with np.load(splits_file) as npz:
         splits = dict(npz)
-    choice, predictions = peer_split(peer, seeds, read_clean(clean), splits, split, level)
+    choice, predictions = peer_split(peer, seeds, read_clean(clean), splits, split)
     write_json(out.choice, choice)
     write_csv(out.predictions, predictions)
     print(choice)
@@ -24,6 +24,5 @@ with log_to(snakemake.log[0]):
         int(snakemake.wildcards.split),
         snakemake.params.peer,
         snakemake.params.seeds,
-        snakemake.params.level,
         snakemake.output,
     )

@@ -6,6 +6,8 @@ import pandas as pd
 
 from concrete_study.benchmark import (
     blend,
+    calibrated,
+    chosen_inner_seeds,
     comparison_markdown,
     comparison_table,
     interval_predictions,
@@ -13,36 +15,64 @@ from concrete_study.benchmark import (
     per_split_scores,
     side_by_side,
     summarize_benchmark,
+    with_spread,
 )
+from concrete_study.evaluation import seed_spread
 from concrete_study.files import read_json, write_csv, write_json, write_text
 from concrete_study.logs import log_to
 
 
-def scored(predictions: pd.DataFrame, chosen: list[dict], seeds, level):
+def calibration(inner_seeds: dict, y_val) -> dict:
+    """Per split, a model's residuals and spread on the inner validation rows, from its inner
+    predictions per seed: what its interval is calibrated on."""
+    return {s: (y_val[s] - p.mean(axis=0), seed_spread(p)) for s, p in inner_seeds.items()}
+
+
+def scored(predictions, chosen, calibration, seeds, level, width):
     """Per-split scores, intervals and summary of one model's test predictions."""
+    chosen, predictions = calibrated(predictions, chosen, calibration, level, width)
     per_split = per_split_scores(predictions, chosen, seeds)
-    intervals = interval_predictions(predictions, chosen)
-    return per_split, intervals, summarize_benchmark(per_split, intervals, level)
+    intervals = interval_predictions(predictions)
+    return per_split, intervals, summarize_benchmark(per_split, intervals, level) | {"interval_width": width}
 
 
 def main(
-    prediction_files, selection_file, inner_files, names, peer_files, peer_choices, published, seeds, out
+    prediction_files,
+    selection_file,
+    inner_files,
+    names,
+    peer_files,
+    peer_choices,
+    published,
+    seeds,
+    level,
+    width,
+    out,
 ):
-    selection = read_json(selection_file)
-    level = selection["level"]
-    predictions = pd.concat([pd.read_csv(p) for p in prediction_files], ignore_index=True)
-    per_split, intervals, summary = scored(predictions, selection["splits"], seeds, level)
+    chosen = read_json(selection_file)["splits"]
+    inner = {}
+    for name, path in zip(names, inner_files, strict=True):
+        with np.load(path) as npz:
+            inner[name] = dict(npz)
+    y_val = inner[names[0]]["y_val"]
+    network_inner = {c["split"]: chosen_inner_seeds(inner, c) for c in chosen}
+    predictions = with_spread(pd.concat([pd.read_csv(p) for p in prediction_files], ignore_index=True))
+    per_split, intervals, summary = scored(
+        predictions, chosen, calibration(network_inner, y_val), seeds, level, width
+    )
     if peer_files:
-        peer_predictions = pd.concat([pd.read_csv(p) for p in peer_files], ignore_index=True)
+        peer_predictions = with_spread(pd.concat([pd.read_csv(p) for p in peer_files], ignore_index=True))
         peer_chosen = [read_json(p) for p in peer_choices]
-        peer, _, summary["peer"] = scored(peer_predictions, peer_chosen, seeds, level)
+        peer_inner = {c["split"]: np.asarray(c["inner_val_predictions"]) for c in peer_chosen}
+        peer_calibration = calibration(peer_inner, y_val)
+        peer, _, summary["peer"] = scored(
+            peer_predictions, peer_chosen, peer_calibration, seeds, level, width
+        )
         summary["paired"] = paired_difference(per_split, peer)
-        inner = {}
-        for name, path in zip(names, inner_files, strict=True):
-            with np.load(path) as npz:
-                inner[name] = dict(npz)
-        chosen, mixed = blend(selection["splits"], inner, peer_chosen, predictions, peer_predictions, level)
-        blended, _, summary["blend"] = scored(mixed, chosen, seeds, level)
+        blend_chosen, mixed, blend_calibration = blend(
+            chosen, network_inner, peer_chosen, y_val, predictions, peer_predictions
+        )
+        blended, _, summary["blend"] = scored(mixed, blend_chosen, blend_calibration, seeds, level, width)
         summary["blend"]["weight_mean"] = float(blended["weight"].mean())
         per_split = side_by_side(per_split, peer, blended)
     table = comparison_table(summary, pd.read_csv(published))
@@ -64,5 +94,7 @@ with log_to(snakemake.log[0]):
         snakemake.input.peer_choices,
         snakemake.input.published,
         snakemake.params.seeds,
+        snakemake.params.level,
+        snakemake.params.width,
         snakemake.output,
     )

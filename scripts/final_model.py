@@ -12,11 +12,11 @@ from concrete_study.records import write_history
 from concrete_study.runs import Run
 
 
-def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, level, peer, out) -> None:
+def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, level, width, peer, out) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.model).parent)
     table, split = read_clean(clean), read_study_split(split_files)
-    final = final_model(run, seeds, table, split, device, n_boot, repeats, level, peer)
+    final = final_model(run, seeds, table, split, device, n_boot, repeats, level, width, peer)
     write_history(out.history, final.result, seeds)
     write_csv(out.test_predictions, final.test_predictions)
     write_csv(out.fit_predictions, final.fit_predictions)
@@ -41,6 +41,7 @@ with log_to(snakemake.log[0]):
         snakemake.params.bootstrap,
         snakemake.params.repeats,
         snakemake.params.level,
+        snakemake.params.width,
         snakemake.params.peer,
         snakemake.output,
     )

@@ -12,6 +12,7 @@ import yaml
 from conftest import RAW, SMOKE, SPLITS, copy_repo, snakemake
 
 from concrete_study.benchmark import (
+    calibrated,
     inner_predictions,
     interval_predictions,
     paired_difference,
@@ -22,7 +23,7 @@ from concrete_study.benchmark import (
 )
 from concrete_study.data import TARGET, read_raw
 from concrete_study.errors import DataError
-from concrete_study.evaluation import conformal_quantile
+from concrete_study.evaluation import Interval, conformal_quantile, seed_spread
 from concrete_study.peer import grid_points, peer_split
 from concrete_study.runs import Run
 from concrete_study.splits import check_md5s, inner_split, read_published_split, read_splits
@@ -134,7 +135,7 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
             name: inner_predictions(r, seeds, t, splits, [2, 4], "cpu") for name, r in candidates.items()
         }
         y_val = np.stack([t.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]])
-        return inner, select(inner, y_val, 0.9)
+        return inner, select(inner, y_val)
 
     (inner, chosen), (inner_p, chosen_p) = choose(table), choose(_poison(table, splits["test"][0]))
     assert chosen == chosen_p
@@ -161,9 +162,10 @@ PEER = {
 
 def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(table):
     splits = _one_split(3)
-    choice, before = peer_split(PEER, [0, 1], table, splits, 0, 0.9)
+    choice, before = peer_split(PEER, [0, 1], table, splits, 0)
     assert choice["params"] in grid_points(PEER) and len(choice["rounds"]) == 2
-    assert 0 < choice["half_width"] < 30 and list(before.columns[:4]) == [
+    assert np.shape(choice["inner_val_predictions"]) == (2, len(splits["inner_val"][0]))
+    assert list(before.columns[:4]) == [
         "split",
         "row",
         "strength",
@@ -173,9 +175,9 @@ def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(tab
     assert np.sqrt(np.mean((before["predicted"] - before["strength"]) ** 2)) < 8  # it learned something
     # The test rows changed beyond recognition: the same choice, the same predictions of the rest.
     first = splits["test"][0, :1]
-    choice_p, _ = peer_split(PEER, [0, 1], _poison(table, splits["test"][0]), splits, 0, 0.9)
+    choice_p, _ = peer_split(PEER, [0, 1], _poison(table, splits["test"][0]), splits, 0)
     assert choice_p == choice
-    _, again = peer_split(PEER, [0, 1], _poison(table, first), splits, 0, 0.9)
+    _, again = peer_split(PEER, [0, 1], _poison(table, first), splits, 0)
     others = ~before["row"].isin(first)
     np.testing.assert_array_equal(before.loc[others, "predicted"], again.loc[others, "predicted"])
 
@@ -189,6 +191,21 @@ def test_the_paired_difference_by_hand():
     assert (paired["network_wins"], paired["peer_wins"]) == (2, 1)
 
 
+def test_the_spread_and_the_interval_by_hand():
+    # Two seeds of a network (variance 2) and of a peer (variance 0) on row 0, means 3 apart.
+    network, peer = np.array([[1.0, 4.0], [3.0, 4.0]]), np.array([[5.0, 4.0], [5.0, 4.0]])
+    np.testing.assert_allclose(seed_spread(network), [math.sqrt(2), 0.0])
+    np.testing.assert_allclose(seed_spread(network, peer), [math.sqrt(2 + 0 + 9), 0.0])
+    # Scores |r| / (spread + median spread 1): 0.5, 1, 0.75; at level 0.5 the 2nd smallest.
+    interval = Interval.calibrate([1.0, -2.0, 3.0], np.array([1.0, 1.0, 3.0]), 0.5, "spread")
+    assert (interval.scale, interval.offset) == (0.75, 1.0)
+    np.testing.assert_allclose(interval.half_width([0.0, 3.0]), [0.75, 3.0])
+    fixed = Interval.calibrate([1.0, -2.0, 3.0], np.array([1.0, 1.0, 3.0]), 0.5, "fixed")
+    assert (fixed.scale, fixed.half_width([0.0, 3.0])) == (2.0, 2.0)
+    # One seed and no peer: no spread to follow, so the interval is fixed.
+    assert Interval.calibrate([1.0, -2.0, 3.0], np.zeros(3), 0.5, "spread").width == "fixed"
+
+
 def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
     """Two splits of two test rows, two seeds: every number below is worked out by hand."""
     predictions = pd.DataFrame(
@@ -199,24 +216,34 @@ def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
             "predicted": [11.0, 18.0, 30.0, 43.0],  # errors 1, -2 | 0, 3
             "seed_0": [12.0, 18.0, 31.0, 43.0],  # errors 2, -2 | 1, 3
             "seed_1": [10.0, 18.0, 29.0, 43.0],  # errors 0, -2 | -1, 3
+            "spread": [1.0, 3.0, 0.0, 2.0],
         }
     )
     chosen = [
-        {"split": 0, "candidate": "a", "epochs": 4, "inner_val_mse": 1.0, "half_width": 1.5},
-        {"split": 1, "candidate": "a", "epochs": 8, "inner_val_mse": 2.0, "half_width": 3.0},
+        {"split": 0, "candidate": "a", "epochs": 4, "inner_val_mse": 1.0},
+        {"split": 1, "candidate": "a", "epochs": 8, "inner_val_mse": 2.0},
     ]
+    calibration = {
+        0: (np.array([1.0, -2.0, 3.0]), np.array([1.0, 1.0, 3.0])),  # scale 0.75, offset 1
+        1: (np.array([0.0, 4.0, -1.0]), np.array([2.0, 2.0, 2.0])),  # scores 0, 1, 0.25: scale 0.25, offset 2
+    }
+    chosen, predictions = calibrated(predictions, chosen, calibration, 0.5, "spread")
+    assert list(predictions["half_width"]) == [1.5, 3.0, 0.5, 1.0]
     per_split = per_split_scores(predictions, chosen, [0, 1])
     assert list(per_split["mse"]) == [2.5, 4.5] and list(per_split["mae"]) == [1.5, 1.5]
     assert list(per_split["single_mse"]) == [(4 + 4 + 0 + 4) / 4, (1 + 9 + 1 + 9) / 4]
-    assert list(per_split["coverage"]) == [0.5, 1.0]  # |-2| > 1.5; |3| <= 3 on the bound
-    assert list(per_split["width"]) == [3.0, 6.0]
-    intervals = interval_predictions(predictions, chosen)
-    assert list(intervals["row"]) == [3, 5, 1, 2] and list(intervals["lower"]) == [16.5, 9.5, 27.0, 40.0]
-    summary = summarize_benchmark(per_split, intervals, 0.9)
+    assert list(per_split["coverage"]) == [1.0, 0.5]  # |1| <= 1.5, |-2| <= 3 | |3| > 1
+    assert list(per_split["width"]) == [4.5, 1.5]
+    assert list(per_split["interval_scale"]) == [0.75, 0.25] and list(per_split["interval_offset"]) == [1, 2]
+    intervals = interval_predictions(predictions)
+    assert list(intervals["row"]) == [3, 5, 1, 2] and list(intervals["lower"]) == [15.0, 9.5, 29.5, 42.0]
+    summary = summarize_benchmark(per_split, intervals, 0.5)
     rmse = [math.sqrt(2.5), math.sqrt(4.5)]
     assert summary["rmse_mean"] == pytest.approx(sum(rmse) / 2)
     assert summary["rmse_se"] == pytest.approx(abs(rmse[0] - rmse[1]) / 2)  # sd of two / sqrt(2)
-    assert summary["coverage"] == 3 / 4 and summary["width_mean"] == 4.5 and summary["test_rows"] == 4
+    assert summary["coverage"] == 3 / 4 and summary["width_mean"] == 3.0 and summary["test_rows"] == 4
+    assert summary["coverage_split_sd"] == pytest.approx(math.sqrt(0.125))
+    assert (summary["coverage_split_min"], summary["coverage_split_max"]) == (0.5, 1.0)
     assert summary["chosen"] == [
         {"candidate": "a", "epochs": 4, "splits": 1},
         {"candidate": "a", "epochs": 8, "splits": 1},

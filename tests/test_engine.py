@@ -56,15 +56,25 @@ def test_same_run_twice_is_identical(arrays):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum"])
-def test_stacked_seed_equals_that_seed_trained_alone(arrays, optimizer):
-    """The summed loss gives each replica exactly its own gradient."""
-    run = small(optimizer=optimizer, momentum=0.9, lr=1e-3, scheduler="step", step_size=2)
+@pytest.mark.parametrize("optimizer, weight_decay", [("adam", 0.0), ("sgd_momentum", 0.0), ("adam", 0.1)])
+def test_stacked_seed_equals_that_seed_trained_alone(arrays, optimizer, weight_decay):
+    """The summed loss gives each replica exactly its own gradient; decay is element-wise too."""
+    run = small(
+        optimizer=optimizer, momentum=0.9, lr=1e-3, scheduler="step", step_size=2, weight_decay=weight_decay
+    )
     alone = fit(arrays, run, [3])
     stacked = fit(arrays, run, [1, 3, 5])
     np.testing.assert_allclose(stacked.val_mse[:, 1], alone.val_mse[:, 0], rtol=1e-4)
     np.testing.assert_allclose(stacked.train_mse[:, 1], alone.train_mse[:, 0], rtol=1e-4)
     assert not np.allclose(stacked.val_mse[:, 0], stacked.val_mse[:, 1])
+
+
+def test_weight_decay_shrinks_the_weights(arrays):
+    def norm(result):
+        return sum(float(w.norm()) for w in result.state_dicts[0].values())
+
+    plain, decayed = fit(arrays, small(epochs=20), [0]), fit(arrays, small(epochs=20, weight_decay=0.5), [0])
+    assert norm(decayed) < 0.95 * norm(plain)
 
 
 def test_history_records_schedule_gradients_and_weights(arrays):

@@ -12,9 +12,9 @@ import torch
 from conftest import BIN
 
 from concrete_study.errors import ModelFileError
-from concrete_study.evaluation import bootstrap_mse_interval, interval_coverage, regression_metrics
+from concrete_study.evaluation import Interval, bootstrap_mse_interval, interval_coverage, regression_metrics
 from concrete_study.inputs import FEATURES
-from concrete_study.model_file import load_model
+from concrete_study.model_file import load_model, read_interval
 from concrete_study.peer import BLEND_WEIGHTS
 
 pytestmark = pytest.mark.slow
@@ -109,7 +109,7 @@ def test_predict_refuses_a_ragged_row_and_an_undefined_input_and_writes_nothing(
 def test_an_interval_never_goes_below_zero(smoke_study):
     model = load_model(smoke_study / "results" / "final" / "model.pt")
     mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(4)
-    model.half_width = 1000.0  # wider than any strength
+    model.interval = Interval(0.9, "fixed", 1000.0)  # wider than any strength
     scored = model.predict_table(mixtures, "mixtures")
     assert (scored["lower_mpa"] == 0).all() and (scored["upper_mpa"] > 1000).all()
     np.testing.assert_allclose(scored["upper_mpa"], scored["predicted_strength_mpa"] + 1000.0)
@@ -151,6 +151,13 @@ def test_tampered_model_files_are_refused(smoke_study, tmp_path):
     assert proc.returncode == 2 and "refused" in proc.stderr and "pwned" not in proc.stdout
 
 
+def test_a_model_file_before_format_4_keeps_its_fixed_interval():
+    old = read_interval({"level": 0.9, "half_width": 5.3, "calibration_rows": 154})
+    assert old == Interval(0.9, "fixed", 5.3) and old.half_width(np.array([0.0, 9.0])) == 5.3
+    new = read_interval({"level": 0.9, "width": "spread", "scale": 1.5, "offset": 2.0})
+    np.testing.assert_allclose(new.half_width(np.array([0.0, 1.0])), [3.0, 4.5])
+
+
 def test_interval_coverage_counts_the_rows_inside_their_bounds():
     strength = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     lower = np.array([0.0, 2.0, 3.5, 3.0, 6.0])
@@ -190,7 +197,7 @@ def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smo
     m = json.loads((final / "metrics.json").read_text())
     interval = m["interval"]
     assert interval["level"] == 0.9 and interval["calibration_rows"] == 154  # the val rows
-    assert interval["half_width"] > 0
+    assert interval["width"] == "spread" and interval["scale"] > 0 and interval["offset"] > 0
     clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(3)
     mixtures = clean.drop(columns=["strength"])
     mixtures.loc[1, "cement"] = 5400.0  # far outside the data, as a new user tried
@@ -206,7 +213,11 @@ def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smo
     scored = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(scored["out_of_range"]) == ["", "cement", "water,age"]
     # Each end is the prediction ∓ the half-width, or 0 MPa where that would be below: the
-    # mixture with ten times the data's cement is predicted below 0, an extrapolation.
-    pred, half = scored["predicted_strength_mpa"], interval["half_width"]
+    # mixture with ten times the data's cement is predicted below 0, an extrapolation. The
+    # half-width follows how much the seeds of the network and of the peer disagree.
+    net, peer = load_model(final / "model.pt").served.parts(mixtures)
+    spread = np.sqrt(net.var(axis=0, ddof=1) + peer.var(axis=0, ddof=1) + (net.mean(0) - peer.mean(0)) ** 2)
+    pred, half = scored["predicted_strength_mpa"], interval["scale"] * (spread + interval["offset"])
+    assert len(set(half)) == 3
     np.testing.assert_allclose(scored["lower_mpa"], (pred - half).clip(lower=0), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(scored["upper_mpa"], (pred + half).clip(lower=0), rtol=1e-5, atol=1e-9)

@@ -18,6 +18,8 @@ def test_run_ids_are_readable_and_canonical():
     assert step.id == "h128-64_adam_lr1_step10-0.5_bs64_e10"
     assert isinstance(step.params()["lr"], float) and step.params()["hidden"] == [128, 64]
     assert Run(hidden=[32] * 128).id.startswith("h32x128_")
+    assert Run(weight_decay=1e-2).id == "h128-64_adam_lr0.01_bs64_wd0.01_e300"
+    assert "weight_decay" not in run.params() and Run(weight_decay=1e-2).params()["weight_decay"] == 0.01
     # Keys the optimizer or scheduler ignores do not make two equal trainings differ.
     assert Run(momentum=0.5, gamma=0.1) == Run() and Run(**Run().params()) == Run()
 
@@ -29,6 +31,7 @@ def test_run_ids_are_readable_and_canonical():
         ({"optimizer": "sgd_momentum"}, "needs 0 < momentum < 1, got 0"),
         ({"scheduler": "step", "gamma": 0.0}, "scheduler step needs"),
         ({"hidden": []}, "hidden must list"),
+        ({"weight_decay": -1.0}, "weight_decay must be >= 0, got -1"),
     ],
 )
 def test_a_run_that_cannot_train_is_refused(kw, message):

@@ -17,10 +17,11 @@ import pandas as pd
 from concrete_study.data import TARGET, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
+    Interval,
     conformal_interval,
-    conformal_quantile,
     interval_coverage,
     regression_metrics,
+    seed_spread,
 )
 from concrete_study.markdown import markdown_table
 from concrete_study.model_file import Ensemble
@@ -70,10 +71,9 @@ def inner_predictions(
     }
 
 
-def select(candidates: dict[str, dict], y_val: np.ndarray, level: float) -> list[dict]:
+def select(candidates: dict[str, dict], y_val: np.ndarray) -> list[dict]:
     """Per split, the candidate and budget whose seed ensemble has the lowest inner-validation
-    MSE (ties: the first candidate, the fewer epochs), and the conformal half-width of its
-    interval: the quantile of its absolute residuals there. `candidates` maps a name to
+    MSE (ties: the first candidate, the fewer epochs). `candidates` maps a name to
     `inner_predictions`' output."""
     chosen = []
     for s in range(len(y_val)):
@@ -83,16 +83,39 @@ def select(candidates: dict[str, dict], y_val: np.ndarray, level: float) -> list
                 pred = inner["predictions"][b, s].mean(axis=0)
                 mse = float(np.mean((pred - y_val[s]) ** 2))
                 if best is None or mse < best["inner_val_mse"]:
-                    residuals = y_val[s] - pred
-                    best = {
-                        "split": s,
-                        "candidate": name,
-                        "epochs": int(epochs),
-                        "inner_val_mse": mse,
-                        "half_width": conformal_quantile(residuals, level),
-                    }
+                    best = {"split": s, "candidate": name, "epochs": int(epochs), "inner_val_mse": mse}
         chosen.append(best)
     return chosen
+
+
+def chosen_inner_seeds(candidates: dict[str, dict], choice: dict) -> np.ndarray:
+    """The inner-validation predictions of a split's choice, per seed: (seeds, rows)."""
+    inner = candidates[choice["candidate"]]
+    return inner["predictions"][list(inner["epochs"]).index(choice["epochs"]), choice["split"]]
+
+
+def seed_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("seed_")]
+
+
+def with_spread(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Test predictions with each row's seed spread (evaluation.seed_spread)."""
+    return predictions.assign(spread=seed_spread(predictions[seed_columns(predictions)].to_numpy().T))
+
+
+def calibrated(
+    predictions: pd.DataFrame, chosen: list[dict], calibration: dict, level: float, width: str
+) -> tuple[list[dict], pd.DataFrame]:
+    """Per split, the split-conformal interval calibrated on its inner validation rows
+    (`calibration` maps a split to their residuals and spread), and each test row's half-width
+    from its own spread (the `spread` column)."""
+    choices, half = [], pd.Series(np.nan, index=predictions.index)
+    for choice in chosen:
+        interval = Interval.calibrate(*calibration[choice["split"]], level, width)
+        choices.append({**choice, "interval": interval.to_dict()})
+        rows = predictions["split"] == choice["split"]
+        half[rows] = interval.half_width(predictions.loc[rows, "spread"].to_numpy())
+    return choices, predictions.assign(half_width=half)
 
 
 def retrain_and_test(
@@ -128,17 +151,19 @@ def retrain_and_test(
 
 def per_split_scores(predictions: pd.DataFrame, chosen: list[dict], seeds: list[int]) -> pd.DataFrame:
     """Each split's choice, the ensemble's and the mean single model's test metrics, and the
-    coverage and mean width of its conformal intervals."""
+    coverage and mean width of its conformal intervals (`calibrated`'s half-widths)."""
     rows = []
     for choice in chosen:
         p = predictions[predictions["split"] == choice["split"]]
         y = p["strength"].to_numpy()
         ens = regression_metrics(y, p["predicted"].to_numpy())
         single = [regression_metrics(y, p[seed_key(s)].to_numpy()) for s in seeds]
-        lower, upper = conformal_interval(p["predicted"], choice["half_width"])
+        lower, upper = conformal_interval(p["predicted"], p["half_width"].to_numpy())
         rows.append(
             {
-                **choice,
+                **{k: v for k, v in choice.items() if k != "interval"},
+                "interval_scale": choice["interval"]["scale"],
+                "interval_offset": choice["interval"]["offset"],
                 **ens,
                 **{f"single_{k}": float(np.mean([m[k] for m in single])) for k in ens},
                 "coverage": interval_coverage(y, lower, upper),
@@ -162,6 +187,10 @@ def summarize_benchmark(per_split: pd.DataFrame, predictions: pd.DataFrame, leve
             out[f"{prefix}{metric}_mean"] = float(per_split[f"{prefix}{metric}"].mean())
             out[f"{prefix}{metric}_se"] = _se(per_split[f"{prefix}{metric}"])
     out["coverage"] = interval_coverage(predictions["strength"], predictions["lower"], predictions["upper"])
+    # How much coverage varies from split to split (103 rows each): the sd, the lowest, the highest.
+    out["coverage_split_sd"] = float(per_split["coverage"].std(ddof=1)) if len(per_split) > 1 else 0.0
+    out["coverage_split_min"] = float(per_split["coverage"].min())
+    out["coverage_split_max"] = float(per_split["coverage"].max())
     out["width_mean"] = float((predictions["upper"] - predictions["lower"]).mean())
     out["test_rows"] = int(len(predictions))
     if "candidate" in per_split:
@@ -196,41 +225,42 @@ def side_by_side(network: pd.DataFrame, peer: pd.DataFrame, blended: pd.DataFram
 
 def blend(
     chosen: list[dict],
-    inner: dict,
+    network_inner: dict[int, np.ndarray],
     peer_chosen: list[dict],
+    y_val: np.ndarray,
     network: pd.DataFrame,
     peer: pd.DataFrame,
-    level: float,
-) -> tuple[list[dict], pd.DataFrame]:
+) -> tuple[list[dict], pd.DataFrame, dict]:
     """Per split, weight * network + (1 - weight) * peer, the weight whose blend of the two seed
     ensembles predicts the split's inner validation rows best (peer.blend_weight).
-    `inner` maps each candidate to its inner predictions; `chosen` and `peer_chosen` are the
-    network's and the peer's choices per split, the peer's with its inner predictions. Returns
-    the blend's choices (weight, inner MSE, conformal half-width from its residuals there) and
-    test predictions, seed k blending the network's seed k with the peer's."""
-    choices, frames = [], []
+    `network_inner` maps a split to the network's inner predictions per seed; `peer_chosen`
+    holds the peer's choices per split, with its own. Returns the blend's choices (weight, inner
+    MSE), its test predictions (seed k blends the network's seed k with the peer's; the spread
+    is over both parts) and its calibration: the inner residuals and spread per split."""
+    choices, frames, calibration = [], [], {}
     for c, pc in zip(chosen, peer_chosen, strict=True):
-        s, candidate = c["split"], inner[c["candidate"]]
-        y = candidate["y_val"][s]
-        net = candidate["predictions"][list(candidate["epochs"]).index(c["epochs"]), s].mean(axis=0)
-        theirs = np.mean(pc["inner_val_predictions"], axis=0)
-        w, mse = blend_weight(net, theirs, y)
-        half = conformal_quantile(y - (w * net + (1 - w) * theirs), level)
-        choices.append({"split": s, "weight": w, "inner_val_mse": mse, "half_width": half})
+        s = c["split"]
+        ours, theirs = network_inner[s], np.asarray(pc["inner_val_predictions"])
+        w, mse = blend_weight(ours.mean(axis=0), theirs.mean(axis=0), y_val[s])
+        mixed = w * ours.mean(axis=0) + (1 - w) * theirs.mean(axis=0)
+        calibration[s] = (y_val[s] - mixed, seed_spread(ours, theirs))
+        choices.append({"split": s, "weight": w, "inner_val_mse": mse})
         n = network[network["split"] == s].sort_values("row").reset_index(drop=True)
         p = peer[peer["split"] == s].sort_values("row").reset_index(drop=True)
         if not n["row"].equals(p["row"]):
             raise ValueError(f"split {s}: the network and the peer scored other test rows")
-        mixed = [c for c in n.columns if c == "predicted" or c.startswith("seed_")]
-        frames.append(n.assign(**{col: w * n[col] + (1 - w) * p[col] for col in mixed}))
-    return choices, pd.concat(frames, ignore_index=True)
+        seeds = seed_columns(n)
+        spread = seed_spread(n[seeds].to_numpy().T, p[seeds].to_numpy().T)
+        frames.append(
+            n.assign(**{col: w * n[col] + (1 - w) * p[col] for col in ["predicted", *seeds]}, spread=spread)
+        )
+    return choices, pd.concat(frames, ignore_index=True), calibration
 
 
-def interval_predictions(predictions: pd.DataFrame, chosen: list[dict]) -> pd.DataFrame:
+def interval_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     """One line per split and test row: the ensemble's prediction and its conformal interval."""
-    half = predictions["split"].map({c["split"]: c["half_width"] for c in chosen})
     out = predictions[["split", "row", "strength", "predicted"]].copy()
-    out["lower"], out["upper"] = conformal_interval(out["predicted"], half.to_numpy())
+    out["lower"], out["upper"] = conformal_interval(out["predicted"], predictions["half_width"].to_numpy())
     return out.sort_values(["split", "row"]).reset_index(drop=True)
 
 

@@ -159,12 +159,16 @@ def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
 
 def _optimizer(flat, run):
     """One element-wise optimizer over the flat buffer; fused: one kernel per step."""
+    if run.optimizer == "adam" and run.weight_decay:
+        return torch.optim.AdamW([flat], lr=run.lr, weight_decay=run.weight_decay, fused=True)
     if run.optimizer == "adam":
         return torch.optim.Adam([flat], lr=run.lr, fused=True)
     if run.optimizer == "sgd":
-        return torch.optim.SGD([flat], lr=run.lr, fused=True)
+        return torch.optim.SGD([flat], lr=run.lr, weight_decay=run.weight_decay, fused=True)
     if run.optimizer == "sgd_momentum":
-        return torch.optim.SGD([flat], lr=run.lr, momentum=run.momentum, fused=True)
+        return torch.optim.SGD(
+            [flat], lr=run.lr, momentum=run.momentum, weight_decay=run.weight_decay, fused=True
+        )
     raise ValueError(f"unknown optimizer {run.optimizer!r}")
 
 

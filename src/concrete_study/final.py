@@ -11,14 +11,16 @@ import pandas as pd
 from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
+    Interval,
     bootstrap_mse_interval,
-    conformal_quantile,
+    conformal_interval,
     interval_coverage,
     permutation_importance,
     regression_metrics,
+    seed_spread,
 )
 from concrete_study.model_file import Ensemble, Served, model_bundle
-from concrete_study.peer import blend_weight, raw_rows, train_peer, tune
+from concrete_study.peer import blend_weight, raw_rows, retrain, tune
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
@@ -44,6 +46,7 @@ def final_model(
     n_boot: int,
     repeats: int,
     level: float,
+    width: str = "fixed",
     peer: dict | None = None,
 ) -> FinalModel:
     """Refit the scaler on train+val and train every seed there, then look at the test rows once.
@@ -58,10 +61,13 @@ def final_model(
     result = train(run, seeds, a["X_fit"], a["y_fit"], a["X_fit"], a["y_fit"], device=device)
     names = [seed_key(s) for s in seeds]
     ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.state_dicts, strict=True)))
-    served, interval, parts = calibrate(run, seeds, table, split, device, level, ensemble, peer)
+    served, interval, calibration_rows = calibrate(
+        run, seeds, table, split, device, level, width, ensemble, peer
+    )
 
     y_test, y_fit = test[TARGET].to_numpy(np.float64), fit[TARGET].to_numpy(np.float64)
-    per_seed = served.predict(test)  # the one look at the test set
+    parts = served.parts(test)  # the one look at the test set
+    per_seed = served.combine(parts)
     mean = per_seed.mean(axis=0)
     fit_pred = served.predict(fit).mean(axis=0)
 
@@ -72,8 +78,13 @@ def final_model(
     seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
     seed_mse = [m["mse"] for m in seed_metrics.values()]
     lo, hi = bootstrap_mse_interval(y_test, mean, n_boot)
-    half = interval["half_width"]
-    interval["test_coverage"] = interval_coverage(y_test, mean - half, mean + half)
+    half = interval.half_width(seed_spread(*parts)) * np.ones(len(y_test))
+    interval_record = interval.to_dict() | {
+        "calibration_rows": calibration_rows,
+        "test_coverage": interval_coverage(y_test, *conformal_interval(mean, half)),
+        "test_half_width_mean": float(half.mean()),
+        "test_half_width_range": [float(half.min()), float(half.max())],
+    }
     metrics = {
         "test_mse": ens["mse"],
         "test_rmse": ens["rmse"],
@@ -91,18 +102,18 @@ def final_model(
         "run": run.params(),
         "seeds": seeds,
         "bootstrap_resamples": n_boot,
-        "interval": interval,
+        "interval": interval_record,
     }
     if served.boosters:
         # The blend's parts on the same test rows, each alone.
-        for name, part in parts.items():
-            metrics[name] = regression_metrics(y_test, part(test).mean(axis=0))
+        for name, part in zip(("network", "peer"), parts, strict=True):
+            metrics[name] = regression_metrics(y_test, part.mean(axis=0))
         metrics["blend"] = served.description()
     input_range = {f: [float(fit[f].min()), float(fit[f].max())] for f in FEATURES}
     x_test = test[FEATURES].to_numpy(np.float64)
     return FinalModel(
         result=result,
-        bundle=model_bundle(run.params(), seeds, served, metrics, interval, input_range),
+        bundle=model_bundle(run.params(), seeds, served, metrics, interval_record, input_range),
         metrics=metrics,
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
         fit_predictions=fit.assign(predicted=fit_pred),
@@ -124,37 +135,31 @@ def calibrate(
     split: dict,
     device: str,
     level: float,
+    width: str,
     ensemble: Ensemble,
     peer: dict | None,
-):
+) -> tuple[Served, Interval, int]:
     """What the final model serves and its split-conformal interval, from models trained on the
     train rows alone and scored on the val rows: the network's ensemble there and, with a peer,
     the peer tuned there; the blend's weight on the network is the one whose blend predicts the
     val rows best, and each seed of the peer retrains on train+val for the rounds it stopped at.
-    Returns the served model, the interval and the parts of a blend alone."""
+    Returns the served model, the interval and the number of rows it was calibrated on."""
     _, a = fit_and_scale(
         table, {"train": split["train"], "val": split["val"]}, fit="train", columns=run.columns
     )
     result = train(run, seeds, a["X_train"], a["y_train"], a["X_val"], a["y_val"], device=device)
     y_val = a["y_val"].astype(np.float64)
     val_pred = result.val_predictions.mean(axis=0).astype(np.float64)
+    parts = [result.val_predictions.astype(np.float64)]
     served = Served(ensemble)
-    parts = {}
     if peer:
-        choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]), level)
-        theirs = np.mean(choice["inner_val_predictions"], axis=0)
-        weight, _ = blend_weight(val_pred, theirs, y_val)
-        val_pred = weight * val_pred + (1 - weight) * theirs
-        x_fit, y_fit = raw_rows(table, np.concatenate([split["train"], split["val"]]))
-        boosters = [
-            train_peer(peer, choice["params"], s, x_fit, y_fit, rounds)
-            for s, rounds in zip(seeds, choice["rounds"], strict=True)
-        ]
+        choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]))
+        theirs = np.asarray(choice["inner_val_predictions"])
+        weight, _ = blend_weight(val_pred, theirs.mean(axis=0), y_val)
+        val_pred = weight * val_pred + (1 - weight) * theirs.mean(axis=0)
+        parts.append(theirs)
+        boosters = retrain(
+            peer, choice, seeds, *raw_rows(table, np.concatenate([split["train"], split["val"]]))
+        )
         served = Served(ensemble, [b.model_to_string() for b in boosters], weight, choice["params"])
-        parts = {"network": Served(ensemble).predict, "peer": Served(ensemble, served.boosters, 0.0).predict}
-    interval = {
-        "level": level,
-        "half_width": conformal_quantile(y_val - val_pred, level),
-        "calibration_rows": len(y_val),
-    }
-    return served, interval, parts
+    return served, Interval.calibrate(y_val - val_pred, seed_spread(*parts), level, width), len(y_val)

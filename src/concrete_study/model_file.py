@@ -13,12 +13,13 @@ import torch
 
 from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
 from concrete_study.errors import ModelFileError
-from concrete_study.evaluation import conformal_interval
+from concrete_study.evaluation import Interval, conformal_interval, seed_spread
 from concrete_study.inputs import DERIVED, derive
 from concrete_study.model import build_mlp
 
-MODEL_FORMAT = "concrete-study-model/3"
-READABLE = ("concrete-study-model/2", MODEL_FORMAT)  # /2: a network alone, no "peer" entry
+MODEL_FORMAT = "concrete-study-model/4"
+# /2: a network alone, no "peer" entry; /2 and /3: a fixed interval, "half_width" alone.
+READABLE = ("concrete-study-model/2", "concrete-study-model/3", MODEL_FORMAT)
 
 
 class Ensemble:
@@ -55,13 +56,21 @@ class Served:
         self.ensemble, self.boosters, self.weight, self.params = ensemble, boosters or [], weight, params
         self._trees = None
 
-    def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
-        """Every seed's predicted strength, (seeds, rows), from raw mixtures."""
+    def parts(self, frame: pd.DataFrame, source: str = "mixtures") -> list[np.ndarray]:
+        """Each part's predictions per seed, (seeds, rows): the network's, then the peer's."""
         net = self.ensemble.predict(frame, source)
         if not self.boosters:
-            return net
+            return [net]
         x = frame[FEATURES].to_numpy(np.float64)
-        return self.weight * net + (1 - self.weight) * np.stack([t.predict(x) for t in self.trees()])
+        return [net, np.stack([t.predict(x) for t in self.trees()])]
+
+    def combine(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Every seed's served prediction from `parts`' output."""
+        return parts[0] if len(parts) == 1 else self.weight * parts[0] + (1 - self.weight) * parts[1]
+
+    def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
+        """Every seed's predicted strength, (seeds, rows), from raw mixtures."""
+        return self.combine(self.parts(frame, source))
 
     def trees(self) -> list:
         """The peer's boosters, read from their model strings once."""
@@ -85,7 +94,8 @@ def model_bundle(
 ) -> dict:
     """Everything needed to predict, in types that torch.load(weights_only=True) accepts.
 
-    `interval` holds the conformal half-width and its level; `input_range` the [min, max] of each
+    `interval` holds the conformal interval (evaluation.Interval) and its record on the test
+    rows; `input_range` the [min, max] of each
     input over the training rows, beyond which a prediction is an extrapolation; `peer` the blend's
     weight and boosters, or None for the network alone.
     """
@@ -108,12 +118,11 @@ def model_bundle(
 
 @dataclass
 class Model:
-    """A final model as its file holds it: the seed ensemble, the split-conformal interval's
-    half-width (MPa), each input's range over the training rows, and the whole content (run,
-    seeds, metrics)."""
+    """A final model as its file holds it: what it serves, its split-conformal interval, each
+    input's range over the training rows, and the whole content (run, seeds, metrics)."""
 
     served: Served
-    half_width: float
+    interval: Interval
     input_range: dict[str, list[float]]
     content: dict
 
@@ -122,12 +131,13 @@ class Model:
         the inputs outside the range seen in training."""
         # A known strength column may stay (to compare); any other extra column is an error.
         inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
-        pred = self.served.predict(inputs, source)
+        parts = self.served.parts(inputs, source)
+        pred = self.served.combine(parts)
         out = frame.copy()
         out["predicted_strength_mpa"] = pred.mean(axis=0)
         out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
         out["lower_mpa"], out["upper_mpa"] = conformal_interval(
-            out["predicted_strength_mpa"], self.half_width
+            out["predicted_strength_mpa"], self.interval.half_width(seed_spread(*parts))
         )
         outside = pd.DataFrame(
             {f: ~inputs[f].between(*self.input_range[f]) for f in FEATURES}, index=inputs.index
@@ -168,7 +178,7 @@ def load_model(path: str | Path) -> Model:
             raise TypeError("the peer's boosters")
         model = Model(
             served,
-            float(data["interval"]["half_width"]),
+            read_interval(data["interval"]),
             {f: data["input_range"][f] for f in FEATURES},
             data,
         )
@@ -183,3 +193,12 @@ def load_model(path: str | Path) -> Model:
             f"{path}: damaged model file (the peer's boosters: {exc.__class__.__name__})"
         ) from None
     return model
+
+
+def read_interval(record: dict) -> Interval:
+    """The interval a model file holds; files before /4 hold a fixed half-width alone."""
+    if "scale" not in record:
+        return Interval(float(record["level"]), "fixed", float(record["half_width"]))
+    return Interval(
+        float(record["level"]), str(record["width"]), float(record["scale"]), float(record["offset"])
+    )

@@ -2,8 +2,8 @@
 
 Per split, a booster of the first seed for each grid point on the inner training rows, its rounds
 found by early stopping on the inner validation rows; the point with the lowest inner-validation
-MSE is chosen (ties: the first). Every seed then trains at that point the same way: the seed
-ensemble's residuals on the inner validation rows give the conformal half-width, and each seed is
+MSE is chosen (ties: the first). Every seed then trains at that point the same way (the seed
+ensemble's predictions of the inner validation rows calibrate its interval), and each seed is
 retrained on all the split's training rows for the rounds it stopped at, to be scored once on the
 test rows. One seed per grid point, not five: a booster costs ~0.3 s here, most of it the Python
 loop over rounds, and 18 points x 5 seeds x 20 splits would take longer than the whole study.
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from concrete_study.data import TARGET
-from concrete_study.evaluation import conformal_quantile
 from concrete_study.inputs import FEATURES
 from concrete_study.records import seed_key
 
@@ -63,9 +62,9 @@ def train_peer(peer: dict, point: dict, seed: int, x, y, rounds: int, valid=None
     return lgb.train(params, data, num_boost_round=rounds, valid_sets=[valid_set], callbacks=[stop])
 
 
-def tune(peer: dict, seeds: list[int], x, y, x_val, y_val, level: float) -> dict:
+def tune(peer: dict, seeds: list[int], x, y, x_val, y_val) -> dict:
     """The grid point whose first seed predicts the inner validation rows best, the rounds each
-    seed stops at there, the seed ensemble's inner-validation MSE and its conformal half-width."""
+    seed stops at there, the seed ensemble's inner-validation MSE and every seed's predictions."""
 
     def fit(point, seed):
         return train_peer(peer, point, seed, x, y, peer["max_rounds"], (x_val, y_val))
@@ -82,9 +81,16 @@ def tune(peer: dict, seeds: list[int], x, y, x_val, y_val, level: float) -> dict
         "params": point,
         "rounds": [int(b.best_iteration) for b in boosters],
         "inner_val_mse": float(np.mean((pred - y_val) ** 2)),
-        "half_width": conformal_quantile(y_val - pred, level),
-        "inner_val_predictions": per_seed.tolist(),  # (seeds, rows): what a blend is chosen on
+        "inner_val_predictions": per_seed.tolist(),  # (seeds, rows): what a blend and an interval use
     }
+
+
+def retrain(peer: dict, choice: dict, seeds: list[int], x, y) -> list:
+    """Each seed at the chosen point, on all the rows, for the rounds it stopped at in `tune`."""
+    return [
+        train_peer(peer, choice["params"], seed, x, y, rounds)
+        for seed, rounds in zip(seeds, choice["rounds"], strict=True)
+    ]
 
 
 def raw_rows(table: pd.DataFrame, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -93,19 +99,14 @@ def raw_rows(table: pd.DataFrame, rows) -> tuple[np.ndarray, np.ndarray]:
     return part[FEATURES].to_numpy(np.float64), part[TARGET].to_numpy(np.float64)
 
 
-def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int, level: float):
+def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int):
     """One split: the choice on its inner rows, and the retrained seeds' test predictions."""
     x, y = raw_rows(table, splits["inner_train"][s])
     x_val, y_val = raw_rows(table, splits["inner_val"][s])
-    choice = {"split": s, **tune(peer, seeds, x, y, x_val, y_val, level)}
-    x_all, y_all = raw_rows(table, splits["train"][s])
+    choice = {"split": s, **tune(peer, seeds, x, y, x_val, y_val)}
     x_test, y_test = raw_rows(table, splits["test"][s])
-    per_seed = np.stack(
-        [
-            train_peer(peer, choice["params"], seed, x_all, y_all, rounds).predict(x_test)
-            for seed, rounds in zip(seeds, choice["rounds"], strict=True)
-        ]
-    )
+    boosters = retrain(peer, choice, seeds, *raw_rows(table, splits["train"][s]))
+    per_seed = np.stack([b.predict(x_test) for b in boosters])
     frame = pd.DataFrame({"split": s, "row": splits["test"][s], "strength": y_test})
     frame = frame.assign(
         predicted=per_seed.mean(axis=0), **{seed_key(k): per_seed[i] for i, k in enumerate(seeds)}

@@ -48,11 +48,18 @@ class Run:
     epochs: int = 300
     standardize_target: bool = False
     inputs: str = "raw"  # one of inputs.INPUT_SETS: the raw inputs, or with derived ones
+    weight_decay: float = 0.0  # adam: decoupled (AdamW); sgd: an L2 term in the gradient
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         put(self, "hidden", tuple(int(w) for w in self.hidden))
-        for name, kind in (("lr", float), ("momentum", float), ("gamma", float), ("step_size", int)):
+        for name, kind in (
+            ("lr", float),
+            ("momentum", float),
+            ("gamma", float),
+            ("step_size", int),
+            ("weight_decay", float),
+        ):
             put(self, name, kind(getattr(self, name)))
         put(self, "batch_size", int(self.batch_size))
         put(self, "epochs", int(self.epochs))
@@ -77,6 +84,8 @@ class Run:
             return "hidden must list at least one width, each >= 1"
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
             return "lr must be > 0, batch_size and epochs >= 1"
+        if self.weight_decay < 0:
+            return f"weight_decay must be >= 0, got {self.weight_decay:g}"
         if self.optimizer == "sgd_momentum" and not 0 < self.momentum < 1:
             return f"optimizer sgd_momentum needs 0 < momentum < 1, got {self.momentum:g}"
         if self.scheduler == "step" and (self.step_size < 1 or not 0 < self.gamma <= 1):
@@ -94,6 +103,8 @@ class Run:
             del out["step_size"], out["gamma"]
         if self.inputs == "raw":
             del out["inputs"]
+        if not self.weight_decay:
+            del out["weight_decay"]
         return out
 
     @property
@@ -112,6 +123,8 @@ class Run:
         elif self.scheduler == "cosine":
             parts.append("cos")
         parts.append(f"bs{self.batch_size}")
+        if self.weight_decay:
+            parts.append(f"wd{_num(self.weight_decay)}")
         if self.standardize_target:
             parts.append("ystd")
         if self.inputs != "raw":

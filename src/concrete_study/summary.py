@@ -41,12 +41,23 @@ def headline(final: dict, benchmark: dict) -> dict:
         },
         "interval": {
             "level": interval["level"],
-            "final_half_width": interval["half_width"],
+            "final_half_width_mean": interval["test_half_width_mean"],
             "final_coverage": interval["test_coverage"],
             "benchmark_coverage": benchmark["coverage"],
             "benchmark_width_mean": benchmark["width_mean"],
         },
     }
+
+
+def width_words(width: str) -> str:
+    if width == "spread":
+        return "wider where the seeds and models disagree"
+    return "one width for every mixture"
+
+
+def half_width_range(interval: dict) -> str:
+    low, high = interval["test_half_width_range"]
+    return f" on average (from {low:.1f} to {high:.1f})" if high > low else ""
 
 
 def lock_state(root: str | Path, written: list[str]) -> str:
@@ -162,8 +173,8 @@ def summary_markdown(final: dict, benchmark: dict, published: pd.DataFrame, buil
         "",
         "## Prediction intervals",
         "",
-        f"{interval['level']:.0%} split-conformal intervals: the final model's, "
-        f"± {interval['half_width']:.1f} MPa, "
+        f"{interval['level']:.0%} split-conformal intervals ({width_words(interval['width'])}): the final "
+        f"model's, ± {interval['test_half_width_mean']:.1f} MPa{half_width_range(interval)}, "
         f"covered {interval['test_coverage']:.1%} of its {final['test_rows']} test rows. On the benchmark's "
         f"{benchmark['test_rows']:,} test rows: "
         + "; ".join(
