@@ -4,12 +4,13 @@ import json
 import math
 import shutil
 import socket
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import RAW, SMOKE, SPLITS, copy_repo, snakemake
+from conftest import RAW, ROOT, SMOKE, SPLITS, copy_repo, snakemake
 
 from concrete_study.benchmark import (
     calibrated,
@@ -29,6 +30,19 @@ from concrete_study.runs import Run
 from concrete_study.splits import check_md5s, inner_split, read_published_split, read_splits
 
 MD5 = SPLITS.parent.parent / "config" / "uci_splits.md5"
+
+
+def test_fresh_splits_for_the_check_beyond_the_published_ones_read_and_check(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from other_splits import write_splits
+
+    write_splits(tmp_path / "splits", tmp_path / "md5", 3, 1030, 103, seed=7)
+    check_md5s(tmp_path / "splits", tmp_path / "md5", 3)
+    fresh = read_splits(tmp_path / "splits", 3, 1030)
+    published = read_splits(SPLITS, 3, 1030)
+    for new, old in zip(fresh, published, strict=True):
+        assert len(new["train"]) == 927 and len(new["test"]) == 103
+        assert set(new["test"]) != set(old["test"])
 
 
 def test_the_published_splits_read_and_check():
