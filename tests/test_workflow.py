@@ -196,7 +196,7 @@ def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
 
 def test_evaluation_edit_reruns_the_final_model_and_the_benchmark_only(smoke_copy):
     edit(smoke_copy, "evaluation")
-    expected = {"final_model", "final_figures", "benchmark_figure", "summary", "benchmark_peer", "all"}
+    expected = {"final_model", "final_figures", "benchmark_figure", "summary", "all"}
     expected |= BENCHMARK_RULES
     assert set(planned_jobs(smoke_copy)) == expected
 
