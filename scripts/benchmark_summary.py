@@ -28,6 +28,13 @@ def calibration(inner_seeds: dict, y_val) -> dict:
     return {s: (y_val[s] - p.mean(axis=0), seed_spread(p)) for s, p in inner_seeds.items()}
 
 
+def read_predictions(paths) -> pd.DataFrame:
+    """Test predictions from several files, with each row's spread. A candidate that no split chose
+    wrote its header alone: left out, since its empty columns would turn every number into an object."""
+    frames = [pd.read_csv(p) for p in paths]
+    return with_spread(pd.concat([f for f in frames if len(f)], ignore_index=True))
+
+
 def scored(predictions, chosen, calibration, seeds, level, width):
     """Per-split scores, intervals and summary of one model's test predictions."""
     chosen, predictions = calibrated(predictions, chosen, calibration, level, width)
@@ -56,12 +63,12 @@ def main(
             inner[name] = dict(npz)
     y_val = inner[names[0]]["y_val"]
     network_inner = {c["split"]: chosen_inner_seeds(inner, c) for c in chosen}
-    predictions = with_spread(pd.concat([pd.read_csv(p) for p in prediction_files], ignore_index=True))
+    predictions = read_predictions(prediction_files)
     per_split, intervals, summary = scored(
         predictions, chosen, calibration(network_inner, y_val), seeds, level, width
     )
     if peer_files:
-        peer_predictions = with_spread(pd.concat([pd.read_csv(p) for p in peer_files], ignore_index=True))
+        peer_predictions = read_predictions(peer_files)
         peer_chosen = [read_json(p) for p in peer_choices]
         peer_inner = {c["split"]: np.asarray(c["inner_val_predictions"]) for c in peer_chosen}
         peer_calibration = calibration(peer_inner, y_val)

@@ -28,8 +28,15 @@ from concrete_study.runs import Run, resolve
 
 # The stacks whose bytes were measured on two CPUs (tests/test_numerics.py): a wide one, a stack of
 # 8 replicas (its flat buffer's length is 8 mod 16, so 8- and 16-wide vector loops split it
-# differently), a small one and a deep one.
-STACKS = [((128, 64), 60, 5), ((128, 64), 20, 8), ((16, 8), 30, 2), ((32,) * 16, 10, 5)]
+# differently), a small one and a deep one; and an embedded one (embedding.py: numpy's own
+# element-wise loops, which numpy also picks by CPU).
+STACKS = [
+    ((128, 64), 60, 5, "none"),
+    ((128, 64), 20, 8, "none"),
+    ((16, 8), 30, 2, "none"),
+    ((32,) * 16, 10, 5, "none"),
+    ((16, 8), 30, 3, "periodic"),
+]
 
 
 def md5(data: bytes) -> str:
@@ -48,10 +55,13 @@ def stacks() -> dict[str, str]:
     xv = rng.normal(size=(154, 8)).astype(np.float32)
     yv = (xv[:, 0] * 10 + 35).astype(np.float32)
     out = {}
-    for hidden, epochs, replicas in STACKS:
-        run = Run(hidden=hidden, optimizer="adam", lr=1.0e-2, epochs=epochs)
+    for hidden, epochs, replicas, embedding in STACKS:
+        run = Run(hidden=hidden, optimizer="adam", lr=1.0e-2, epochs=epochs, embedding=embedding)
         result = train(run, list(range(replicas)), x, y, xv, yv)
-        out[f"stack {len(hidden)}x{hidden[0]} e{epochs} r{replicas}"] = weights_md5(result.state_dicts)
+        name = f"stack {len(hidden)}x{hidden[0]} e{epochs} r{replicas}" + (
+            f" {embedding}" * (embedding != "none")
+        )
+        out[name] = weights_md5(result.state_dicts)
     return out
 
 

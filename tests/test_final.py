@@ -44,6 +44,7 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     # The smoke study serves a blend: its parts alone are scored on the same rows.
     assert m["blend"]["weight"] in BLEND_WEIGHTS and m["blend"]["peer_seeds"] == 2
     assert m["network"]["mse"] != m["peer"]["mse"] and m["run"]["inputs"] == "derived"
+    assert m["run"]["embedding"] == "periodic"
     blended = m["blend"]["weight"] * m["network"]["rmse"] + (1 - m["blend"]["weight"]) * m["peer"]["rmse"]
     assert m["test_rmse"] <= blended + 1e-9  # a blend's RMSE is at most the blend of the RMSEs
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from concrete_study.errors import DataError
+from concrete_study.errors import ConfigError, DataError
 from concrete_study.inputs import FEATURES, INPUT_SETS, derive
 from concrete_study.runs import Run
 
@@ -44,3 +44,12 @@ def test_inputs_are_part_of_a_run():
     assert run.id == "h128-64_adam_lr0.01_bs64_ystd_derived_e300" and run.columns == INPUT_SETS["derived"]
     assert run.params()["inputs"] == "derived" and "inputs" not in Run().params()  # raw: ids as before
     assert Run(**run.params()) == run
+
+
+def test_an_embedding_is_part_of_a_run_and_none_keeps_the_ids():
+    run = Run(inputs="derived", standardize_target=True, embedding="periodic")
+    assert run.id == "h128-64_adam_lr0.01_bs64_ystd_derived_periodic_e300"
+    assert run.params()["embedding"] == "periodic" and "embedding" not in Run().params()
+    assert Run(**run.params()) == run
+    with pytest.raises(ConfigError, match="embedding 'fourier' is not one of"):
+        Run(embedding="fourier")

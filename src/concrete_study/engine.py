@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from concrete_study.model import initial_mlp, state_dict_keys
+from concrete_study import embedding
+from concrete_study.model import EMBEDDING_KEYS, initial_mlp, state_dict_keys
 from concrete_study.numerics import check_training
 from concrete_study.runs import Run
 
-# A seed's batches are drawn from its own generator, offset from the initialisation seed.
+# A seed's batches, and its embedding's initial values, are drawn from generators of their own,
+# offset from the initialisation seed.
 SHUFFLE_SEED_OFFSET = 1_000_003
+EMBEDDING_SEED_OFFSET = 2_000_003
 
 
 @dataclass
@@ -51,15 +54,21 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _stacked_parameters(n_inputs, hidden, seeds, device):
+def _stacked_parameters(n_inputs, hidden, seeds, device, embedded: bool):
     """Per-seed default initialisation, stacked layer by layer, in one flat buffer.
 
     Returns (flat, params): each layer's weight (R, in, out) and bias (R, 1, out) is a view of
     `flat`, and its gradient a view of `flat.grad`, so the optimizer steps one tensor instead
-    of two per layer: per-step overhead, not arithmetic, dominates these small nets.
+    of two per layer: per-step overhead, not arithmetic, dominates these small nets. An embedded
+    net's embedding (frequencies, weight, bias; embedding.py) comes first.
     """
-    models = [initial_mlp(n_inputs, hidden, s).state_dict() for s in seeds]
     stacked = []
+    if embedded:
+        generators = [torch.Generator().manual_seed(EMBEDDING_SEED_OFFSET + s) for s in seeds]
+        per_seed = [embedding.initial(n_inputs, g) for g in generators]
+        stacked += [torch.stack(part) for part in zip(*per_seed, strict=True)]
+        n_inputs *= embedding.WIDTH
+    models = [initial_mlp(n_inputs, hidden, s).state_dict() for s in seeds]
     for w_key, b_key in state_dict_keys(hidden):
         stacked.append(torch.stack([m[w_key].T for m in models]))  # (R, in, out)
         stacked.append(torch.stack([m[b_key] for m in models]).unsqueeze(1))
@@ -82,19 +91,24 @@ def _views(flat: torch.Tensor, shapes) -> list[torch.Tensor]:
     return views
 
 
+def _copy(t: torch.Tensor) -> torch.Tensor:
+    # A copy: a view would follow later steps, and torch.save would write the whole buffer.
+    return t.detach().cpu().clone(memory_format=torch.contiguous_format)
+
+
 def _state_dicts(
-    params: list[torch.Tensor], hidden, y_mean=0.0, y_scale=1.0
+    params: list[torch.Tensor], hidden, y_mean=0.0, y_scale=1.0, n_embedding: int = 0
 ) -> list[dict[str, torch.Tensor]]:
     """One nn.Sequential state dict per replica, on the CPU, predicting MPa: a standardised
-    target's scale and mean (floats, or (R, 1) tensors) are folded into the output layer."""
+    target's scale and mean (floats, or (R, 1) tensors) are folded into the output layer. An
+    embedding's parameters come first, under model.EMBEDDING_KEYS."""
     out = []
     keys = state_dict_keys(hidden)
+    embedded, params = params[:n_embedding], params[n_embedding:]
     for r in range(params[0].shape[0]):
-        sd = {}
+        sd = {key: _copy(p[r]) for key, p in zip(EMBEDDING_KEYS, embedded, strict=False)}
         for i, (w_key, b_key) in enumerate(keys):
-            # Copies: a view would follow later steps, and torch.save would write the whole buffer.
-            w = params[2 * i][r].detach().T.cpu().clone(memory_format=torch.contiguous_format)
-            b = params[2 * i + 1][r, 0].detach().cpu().clone()
+            w, b = _copy(params[2 * i][r].T), _copy(params[2 * i + 1][r, 0])
             if i == len(keys) - 1 and (torch.is_tensor(y_scale) or y_scale != 1.0 or y_mean != 0.0):
                 scale = float(y_scale[r]) if torch.is_tensor(y_scale) else y_scale
                 mean = float(y_mean[r]) if torch.is_tensor(y_mean) else y_mean
@@ -111,16 +125,21 @@ class _StackedMLP(torch.autograd.Function):
     MKL_CBWR=COMPATIBLE, which is 3-4 times slower at these sizes, while OpenBLAS pinned to its AVX2
     kernels (numerics.py) gives the same bytes on every x86-64 CPU with AVX2 at full speed. One
     autograd node for the whole net, not two a layer: the deep nets' steps are per-call overhead.
-    Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu.
+    Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu; h_0 the inputs, or
+    their embedding when the first `n_embedding` parameters are an embedding's.
     """
 
     @staticmethod
-    def forward(ctx, x, *params):
-        weights = [p.detach().numpy() for p in params[0::2]]
-        biases = [p.detach().numpy() for p in params[1::2]]
+    def forward(ctx, x, n_embedding, *params):
+        embedded = [p.detach().numpy() for p in params[:n_embedding]]
+        weights = [p.detach().numpy() for p in params[n_embedding::2]]
+        biases = [p.detach().numpy() for p in params[n_embedding + 1 :: 2]]
         inputs = []  # each layer's input, for the backward pass
         h = x.detach().numpy()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging replica is data
+            ctx.embedding = None
+            if embedded:
+                h, ctx.embedding = embedding.forward(h, *embedded)
             for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
                 inputs.append(h)
                 h = np.matmul(h, w)
@@ -138,17 +157,21 @@ class _StackedMLP(torch.autograd.Function):
             for i in reversed(range(len(ctx.weights))):
                 h = ctx.inputs[i]
                 grads += [g.sum(1, keepdims=True), np.matmul(h.transpose(0, 2, 1), g)]  # bias, weight
-                if i > 0:
+                if i > 0 or ctx.embedding is not None:
                     g = np.matmul(g, ctx.weights[i].transpose(0, 2, 1))
+                if i > 0:
                     np.multiply(g, h > 0, out=g)  # relu: no gradient where its output was 0
-        return None, *(torch.from_numpy(a) for a in reversed(grads))
+            if ctx.embedding is not None:
+                grads += reversed(embedding.backward(ctx.embedding, g))
+        return None, None, *(torch.from_numpy(a) for a in reversed(grads))
 
 
-def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def _forward(params: list[torch.Tensor], x: torch.Tensor, n_embedding: int = 0) -> torch.Tensor:
     """x: (R, B, inputs) -> predictions (R, B). On a GPU, torch's own kernels (not bit-exact anyway)."""
     if not x.is_cuda:
-        return _StackedMLP.apply(x, *params)
-    h = x
+        return _StackedMLP.apply(x, n_embedding, *params)
+    h = embedding.forward_torch(x, *params[:n_embedding]) if n_embedding else x
+    params = params[n_embedding:]
     last = len(params) // 2 - 1
     for i in range(last + 1):
         h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
@@ -247,12 +270,12 @@ def _mean_abs_gradients(params, layer_sizes: torch.Tensor) -> torch.Tensor:
     return torch.stack(sums) / layer_sizes.unsqueeze(1)
 
 
-def _validate(params, rows: _Rows, n_rep: int, dev):
+def _validate(params, rows: _Rows, n_rep: int, dev, n_embedding: int):
     """Validation predictions in MPa (R, n_val) and each replica's MSE (R,); zeros without rows."""
     with torch.no_grad():
         if rows.x_val is None:
             return torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
-        pred = _forward(params, rows.x_val) * rows.y_scale + rows.y_mean
+        pred = _forward(params, rows.x_val, n_embedding) * rows.y_scale + rows.y_mean
         return pred, ((pred - rows.y_val) ** 2).mean(dim=1)
 
 
@@ -311,7 +334,9 @@ def train(
     torch.set_flush_denormal(True)
     n_rep = len(seeds)
     rows = _rows(run, n_rep, x_train, y_train, x_val, y_val, dev)
-    flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev)
+    n_embedding = len(EMBEDDING_KEYS) if run.embedding != "none" else 0
+    flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, n_embedding > 0)
+    everything, params = params, params[n_embedding:]  # the MLP's layers: for their gradients
     optimizer = _optimizer(flat, run)
     scheduler = _scheduler(optimizer, run)
     gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]
@@ -332,7 +357,7 @@ def train(
         history.lr[epoch] = optimizer.param_groups[0]["lr"]
         sse = torch.zeros(n_rep, device=dev)
         for xb, yb in _epoch_batches(rows, gens, run.batch_size, dev):
-            per_replica = ((_forward(params, xb) - yb) ** 2).mean(dim=1)  # (R,)
+            per_replica = ((_forward(everything, xb, n_embedding) - yb) ** 2).mean(dim=1)  # (R,)
             sse += per_replica.detach() * yb.shape[1]
             loss = history.loss(per_replica)
             flat.grad.zero_()  # in place: the layers' gradients are views of it
@@ -343,11 +368,13 @@ def train(
         if scheduler is not None:
             scheduler.step()
         # Validate, record, and keep the snapshots asked for.
-        val_pred, val_mse = _validate(params, rows, n_rep, dev)
+        val_pred, val_mse = _validate(everything, rows, n_rep, dev, n_embedding)
         history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
         if epoch + 1 in snapshot_epochs:
             val_at[epoch + 1] = val_pred.detach().cpu().numpy()
-            state_dicts_at[epoch + 1] = _state_dicts(params, run.hidden, rows.y_mean, rows.y_scale)
+            state_dicts_at[epoch + 1] = _state_dicts(
+                everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding
+            )
         history.time_sec[epoch] = time.perf_counter() - start
 
     return TrainResult(
@@ -357,9 +384,9 @@ def train(
         time_sec=history.time_sec,
         diverged_at=history.diverged_at,
         grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
-        state_dicts=_state_dicts(params, run.hidden, rows.y_mean, rows.y_scale),
+        state_dicts=_state_dicts(everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding),
         val_predictions=val_pred.detach().cpu().numpy(),
-        parameters=sum(int(w[0].numel()) for w in params),
+        parameters=sum(int(w[0].numel()) for w in everything),
         device=str(dev),
         val_predictions_at=val_at,
         state_dicts_at=state_dicts_at,

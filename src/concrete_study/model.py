@@ -42,6 +42,10 @@ def linear_layer_names(hidden: list[int]) -> list[str]:
     return [f"hidden_{i}" for i in range(len(hidden))] + ["out"]
 
 
+# An embedded net's state dict holds its embedding (embedding.py) under these keys, beside the MLP's.
+EMBEDDING_KEYS = ("embedding.frequencies", "embedding.weight", "embedding.bias")
+
+
 def state_dict_keys(hidden: list[int]) -> list[tuple[str, str]]:
     """(weight key, bias key) of each linear layer in build_mlp's state dict."""
     return [(f"{2 * i}.weight", f"{2 * i}.bias") for i in range(len(hidden) + 1)]

@@ -11,37 +11,58 @@ import numpy as np
 import pandas as pd
 import torch
 
+from concrete_study import embedding
 from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import Interval, conformal_interval, seed_spread
 from concrete_study.inputs import DERIVED, derive
-from concrete_study.model import build_mlp
+from concrete_study.model import EMBEDDING_KEYS, build_mlp
 
-MODEL_FORMAT = "concrete-study-model/4"
-# /2: a network alone, no "peer" entry; /2 and /3: a fixed interval, "half_width" alone.
-READABLE = ("concrete-study-model/2", "concrete-study-model/3", MODEL_FORMAT)
+MODEL_FORMAT = "concrete-study-model/5"
+# /2: a network alone, no "peer" entry; /2 and /3: a fixed interval, "half_width" alone; before
+# /5: no embedding.
+READABLE = tuple(f"concrete-study-model/{v}" for v in (2, 3, 4)) + (MODEL_FORMAT,)
 
 
 class Ensemble:
     """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw
-    or derived, see inputs.py) computed from them."""
+    or derived, see inputs.py) computed from them, and embedded (embedding.py) where the state
+    dicts hold an embedding."""
 
     def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, dict]):
         self.hidden = list(hidden)
         self.scaler = scaler
         self.state_dicts = state_dicts
-        self.models = {}
+        self.models, self.embeddings = {}, {}
+        n_inputs = len(scaler.columns)
         for name, sd in state_dicts.items():
-            model = build_mlp(len(scaler.columns), hidden)
-            model.load_state_dict(sd)
+            embedded = [sd[k].numpy() for k in EMBEDDING_KEYS if k in sd]
+            if embedded:
+                expected = [
+                    (n_inputs, embedding.FREQUENCIES),
+                    (n_inputs, 2 * embedding.FREQUENCIES, embedding.WIDTH),
+                    (n_inputs, embedding.WIDTH),
+                ]
+                if [a.shape for a in embedded] != expected:
+                    raise RuntimeError(
+                        f"{name}'s embedding has shapes {[a.shape for a in embedded]}, not {expected}"
+                    )
+            model = build_mlp(n_inputs * (embedding.WIDTH if embedded else 1), hidden)
+            model.load_state_dict({k: v for k, v in sd.items() if k not in EMBEDDING_KEYS})
             model.eval()
-            self.models[name] = model
+            self.models[name], self.embeddings[name] = model, embedded
 
     def predict_scaled(self, x: np.ndarray) -> np.ndarray:
         """Predictions of every seed, (seeds, rows), from standardised inputs."""
+        x = np.asarray(x, dtype=np.float32)
+        out = []
         with torch.no_grad():
-            xt = torch.as_tensor(x, dtype=torch.float32)
-            return np.stack([m(xt).squeeze(-1).numpy() for m in self.models.values()])
+            for name, model in self.models.items():
+                h = x
+                if self.embeddings[name]:  # numpy's pinned arithmetic, as in training
+                    h = embedding.forward(x[None], *(a[None] for a in self.embeddings[name]))[0][0]
+                out.append(model(torch.as_tensor(h)).squeeze(-1).numpy())
+        return np.stack(out)
 
     def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
         return self.predict_scaled(self.scaler.transform(derive(frame, self.scaler.columns, source)))

@@ -16,6 +16,7 @@ from concrete_study.inputs import INPUT_SETS
 
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 SCHEDULERS = ("none", "step", "cosine")
+EMBEDDINGS = ("none", "periodic")  # how the MLP reads each input: as is, or embedding.py's
 # Schedules whose learning rate at epoch k does not depend on the total number of epochs.
 EPOCH_INDEPENDENT = ("none", "step")
 
@@ -49,6 +50,7 @@ class Run:
     standardize_target: bool = False
     inputs: str = "raw"  # one of inputs.INPUT_SETS: the raw inputs, or with derived ones
     weight_decay: float = 0.0  # adam: decoupled (AdamW); sgd: an L2 term in the gradient
+    embedding: str = "none"  # one of EMBEDDINGS
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -76,6 +78,8 @@ class Run:
     def _problem(self) -> str | None:
         if self.inputs not in INPUT_SETS:
             return f"inputs {self.inputs!r} is not one of {list(INPUT_SETS)}"
+        if self.embedding not in EMBEDDINGS:
+            return f"embedding {self.embedding!r} is not one of {list(EMBEDDINGS)}"
         if self.optimizer not in OPTIMIZERS:
             return f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}"
         if self.scheduler not in SCHEDULERS:
@@ -105,6 +109,8 @@ class Run:
             del out["inputs"]
         if not self.weight_decay:
             del out["weight_decay"]
+        if self.embedding == "none":
+            del out["embedding"]
         return out
 
     @property
@@ -129,6 +135,8 @@ class Run:
             parts.append("ystd")
         if self.inputs != "raw":
             parts.append(self.inputs)
+        if self.embedding != "none":
+            parts.append(self.embedding)
         parts.append(f"e{self.epochs}")
         return "_".join(parts)
 

@@ -1,0 +1,106 @@
+"""Periodic embeddings of the numerical inputs (PLR, as in RealMLP and TabM), in plain numpy.
+
+Each standardised input x becomes relu(W [cos(2π c x), sin(2π c x)] + b) before the MLP reads it:
+FREQUENCIES trainable frequencies c and a linear map to WIDTH values, both its own for every input
+and every seed. A network then bends each input's scale the way the strength needs (the age's
+steps, the water/cement ratio's curve) instead of learning it from one linear layer.
+
+cos and sin are computed from +, *, and rint only (a polynomial after range reduction): libm's and
+numpy's SIMD versions differ between CPUs, and the engine's bytes must not (numerics.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+FREQUENCIES = 8  # per input
+WIDTH = 8  # values per input that the MLP reads
+SCALE = 0.1  # the frequencies' standard deviation at initialisation (uniform, mean 0)
+
+# Taylor coefficients of sin(πf)/f and cos(πf) in f², for |f| <= 1/2 (error below 1e-7).
+_SIN = [np.float32(math.pi ** (2 * n + 1) * (-1) ** n / math.factorial(2 * n + 1)) for n in range(6)]
+_COS = [np.float32(math.pi ** (2 * n) * (-1) ** n / math.factorial(2 * n)) for n in range(7)]
+
+
+def _poly(coefficients, f2):
+    out = np.full_like(f2, coefficients[-1])
+    for c in coefficients[-2::-1]:
+        out *= f2
+        out += c
+    return out
+
+
+def cos_sin_2pi(t: np.ndarray, axis: int = -1) -> np.ndarray:
+    """[cos(2πt), sin(2πt)] stacked along `axis` (twice its length), float32, the same bytes on
+    every CPU."""
+    f = t - np.rint(t)  # in [-1/2, 1/2]: the angle 2πf in [-π, π]
+    f2 = f * f
+    s = _poly(_SIN, f2)  # of the half angle πf
+    s *= f
+    c = _poly(_COS, f2)
+    cos = s * s  # cos 2a = 1 - 2 sin² a, sin 2a = 2 sin a cos a
+    cos *= np.float32(-2)
+    cos += np.float32(1)
+    s *= c
+    s *= np.float32(2)
+    return np.concatenate([cos, s], axis=axis)
+
+
+def initial(n_inputs: int, generator) -> list:
+    """One seed's embedding parameters as torch tensors: frequencies (inputs, FREQUENCIES), weight
+    (inputs, 2 FREQUENCIES, WIDTH), bias (inputs, WIDTH); uniform draws, which torch makes the same
+    on every CPU (its normal draws are not: they have an AVX2 kernel)."""
+    import torch
+
+    def uniform(bound, *shape):
+        return (torch.rand(*shape, generator=generator) * 2 - 1) * bound
+
+    bound = 1 / math.sqrt(2 * FREQUENCIES)  # nn.Linear's default for its fan-in
+    return [
+        uniform(SCALE * math.sqrt(3), n_inputs, FREQUENCIES),
+        uniform(bound, n_inputs, 2 * FREQUENCIES, WIDTH),
+        uniform(bound, n_inputs, WIDTH),
+    ]
+
+
+def forward(x: np.ndarray, frequencies, weight, bias):
+    """x (R, B, inputs) with each replica's frequencies (R, inputs, k), weight (R, inputs, 2k, d)
+    and bias (R, inputs, d) -> (R, B, inputs * d), and what `backward` needs."""
+    xt = x.transpose(0, 2, 1)[:, :, None, :]  # (R, inputs, 1, B): rows last, for long loops
+    periodic = cos_sin_2pi(frequencies[..., None] * xt, axis=2)  # (R, inputs, 2k, B): cos, sin
+    z = np.matmul(periodic.transpose(0, 1, 3, 2), weight)  # (R, inputs, B, d)
+    z += bias[:, :, None, :]
+    np.maximum(z, 0, out=z)
+    out = np.ascontiguousarray(z.transpose(0, 2, 1, 3)).reshape(x.shape[0], x.shape[1], -1)
+    return out, (xt, periodic, z, weight)
+
+
+def backward(cache, grad: np.ndarray):
+    """The gradients of frequencies, weight and bias from the gradient of `forward`'s output."""
+    xt, periodic, z, weight = cache
+    r, inputs, b, d = z.shape
+    g = np.ascontiguousarray(grad.reshape(r, b, inputs, d).transpose(0, 2, 1, 3))
+    np.multiply(g, z > 0, out=g)  # relu
+    g_weight = np.matmul(periodic, g)
+    g_bias = g.sum(axis=2)
+    g_periodic = np.matmul(weight, g.transpose(0, 1, 3, 2))  # (R, inputs, 2k, B)
+    k = periodic.shape[2] // 2
+    # d cos(2πt)/dt = -2π sin, d sin(2πt)/dt = 2π cos, and t = frequency * x.
+    g_t = g_periodic[:, :, k:] * periodic[:, :, :k]
+    g_t -= g_periodic[:, :, :k] * periodic[:, :, k:]
+    g_t *= xt
+    g_frequencies = g_t.sum(axis=3)
+    g_frequencies *= np.float32(2 * math.pi)
+    return g_frequencies, g_weight, g_bias
+
+
+def forward_torch(x, frequencies, weight, bias):
+    """`forward` in torch's own kernels, for a GPU (not bit-exact anyway)."""
+    import torch
+
+    t = 2 * math.pi * frequencies.unsqueeze(-1) * x.transpose(1, 2).unsqueeze(2)  # (R, inputs, k, B)
+    periodic = torch.cat([torch.cos(t), torch.sin(t)], dim=2)
+    z = torch.relu(periodic.transpose(2, 3) @ weight + bias.unsqueeze(2))
+    return z.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)

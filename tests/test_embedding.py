@@ -1,0 +1,94 @@
+"""Periodic embeddings: cos and sin from exact arithmetic, the hand-written gradients against
+torch's autograd, and an embedded net trained by the engine and served by a model's Ensemble."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from concrete_study import embedding
+from concrete_study.data import Standardiser
+from concrete_study.engine import train
+from concrete_study.model import EMBEDDING_KEYS
+from concrete_study.model_file import Ensemble
+from concrete_study.runs import Run
+
+
+def test_cos_sin_match_libm_over_many_periods():
+    t = np.linspace(-40, 40, 400_001, dtype=np.float32)
+    cos, sin = embedding.cos_sin_2pi(t[:, None]).T
+    exact = 2 * np.pi * t.astype(np.float64)
+    assert np.abs(cos - np.cos(exact)).max() < 1e-6
+    assert np.abs(sin - np.sin(exact)).max() < 1e-6
+
+
+def stacked_initial(replicas, n_inputs):
+    generator = torch.Generator().manual_seed(0)
+    per_replica = [embedding.initial(n_inputs, generator) for _ in range(replicas)]
+    return [torch.stack(part).numpy() for part in zip(*per_replica, strict=True)]
+
+
+def test_gradients_equal_autograd_of_the_same_function():
+    replicas, rows, n_inputs = 3, 17, 5
+    params = stacked_initial(replicas, n_inputs)
+    params[0] *= 30  # frequencies far from their start: many periods over the inputs
+    x = np.random.default_rng(0).standard_normal((replicas, rows, n_inputs)).astype(np.float32)
+    out, cache = embedding.forward(x, *params)
+    assert out.shape == (replicas, rows, n_inputs * embedding.WIDTH)
+    upstream = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    grads = embedding.backward(cache, upstream)
+
+    tensors = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
+    reference = embedding.forward_torch(torch.tensor(x, dtype=torch.float64), *tensors)
+    np.testing.assert_allclose(out, reference.detach().numpy(), atol=2e-5)
+    (reference * torch.tensor(upstream, dtype=torch.float64)).sum().backward()
+    for got, param in zip(grads, tensors, strict=True):
+        assert got.shape == param.shape
+        scale = param.grad.abs().max().item()
+        np.testing.assert_allclose(got, param.grad.numpy(), atol=1e-4 * scale)
+
+
+@pytest.fixture(scope="module")
+def curve():
+    """A strength with a periodic bend in one input: what a plain MLP fits badly in few epochs."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 4)).astype(np.float32)
+    y = (30 + 3 * x[:, 0] + 5 * np.sin(2 * x[:, 1])).astype(np.float32)
+    return x[:240], y[:240], x[240:], y[240:]
+
+
+def small(**kw):
+    return Run(**({"hidden": [16, 8], "epochs": 30, "standardize_target": True} | kw))
+
+
+def test_embedded_seed_stacked_equals_it_alone_and_learns_the_bend(curve):
+    run = small(embedding="periodic")
+    stacked, alone = train(run, [0, 4], *curve), train(run, [4], *curve)
+    for k in alone.state_dicts[0]:
+        assert torch.equal(stacked.state_dicts[1][k], alone.state_dicts[0][k]), k
+    assert list(stacked.state_dicts[0])[:3] == list(EMBEDDING_KEYS)
+    assert stacked.parameters == 4 * (
+        embedding.FREQUENCIES + (2 * embedding.FREQUENCIES + 1) * embedding.WIDTH
+    ) + ((4 * embedding.WIDTH + 1) * 16 + 17 * 8 + 9)
+    plain = train(small(), [0, 4], *curve)
+    assert stacked.val_mse[-1].max() < 0.5 * plain.val_mse[-1].min()
+
+
+def test_ensemble_predicts_what_the_engine_validated(curve):
+    result = train(small(embedding="periodic", epochs=5), [0, 1], *curve)
+    columns = ["a", "b", "c", "d"]
+    scaler = Standardiser(columns, [0.0] * 4, [1.0] * 4)
+    ensemble = Ensemble([16, 8], scaler, dict(zip(["s0", "s1"], result.state_dicts, strict=True)))
+    np.testing.assert_allclose(
+        ensemble.predict_scaled(curve[2]), result.val_predictions, rtol=1e-5, atol=1e-4
+    )
+    broken = {k: v[:, :3] if k == EMBEDDING_KEYS[0] else v for k, v in result.state_dicts[0].items()}
+    with pytest.raises(RuntimeError, match="embedding has shapes"):
+        Ensemble([16, 8], scaler, {"s0": broken})
+
+
+def test_initial_frequencies_have_the_chosen_spread():
+    frequencies = stacked_initial(50, 8)[0]
+    assert frequencies.std() == pytest.approx(embedding.SCALE, rel=0.05)
+    assert np.abs(frequencies).max() <= embedding.SCALE * math.sqrt(3)
