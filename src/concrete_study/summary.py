@@ -108,9 +108,9 @@ def summary_markdown(final: dict, benchmark: dict, published: pd.DataFrame, buil
     def by_mse(name: str, mse: float) -> list[str]:
         return [name, f"{math.sqrt(mse):.2f}", "", "", f"{mse:.2f}"]
 
-    network = f"MLP [{hidden}]" + (
-        " on the derived inputs" if final["run"].get("inputs") == "derived" else ""
-    )
+    run = final["run"]
+    network = f"MLP [{hidden}]" + (" on the derived inputs" if run.get("inputs") == "derived" else "")
+    network += " through periodic embeddings" if run.get("embedding") == "periodic" else ""
     name = f"Final model: {network}, {len(final['seeds'])}-seed ensemble"
     if "blend" in final:
         name = (
