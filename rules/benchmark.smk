@@ -49,17 +49,18 @@ rule benchmark_splits:
         script_path("benchmark_splits")
 
 
+# A candidate's splits train in benchmark.jobs_per_candidate jobs, each a group of them side by side.
 rule benchmark_inner:
     input:
         clean=rules.ingest.output.clean,
         splits=rules.benchmark_splits.output.splits,
         code=code("benchmark_inner"),
     output:
-        inner="results/benchmark/inner/{candidate}.npz",
+        inner="results/benchmark/inner/{candidate}/group_{group}.npz",
     log:
-        "results/logs/benchmark/inner/{candidate}.log",
+        "results/logs/benchmark/inner/{candidate}/group_{group}.log",
     benchmark:
-        "results/benchmarks/benchmark/inner/{candidate}.tsv"
+        "results/benchmarks/benchmark/inner/{candidate}/group_{group}.tsv"
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
@@ -67,6 +68,7 @@ rule benchmark_inner:
         runtime=30,
     params:
         run=lambda wc: CANDIDATES[wc.candidate].params(),
+        splits=group_splits,
         seeds=SEEDS,
         epochs=BENCHMARK["epochs"],
         device=config["device"],
@@ -76,7 +78,7 @@ rule benchmark_inner:
 
 rule benchmark_select:
     input:
-        inner=expand(rules.benchmark_inner.output.inner, candidate=CANDIDATES),
+        inner=candidate_files(rules.benchmark_inner.output.inner),
         code=code("benchmark_select"),
     output:
         selection="results/benchmark/selection.json",
@@ -95,11 +97,11 @@ rule benchmark_retrain:
         selection=rules.benchmark_select.output.selection,
         code=code("benchmark_retrain"),
     output:
-        predictions="results/benchmark/retrain/{candidate}.csv",
+        predictions="results/benchmark/retrain/{candidate}/group_{group}.csv",
     log:
-        "results/logs/benchmark/retrain/{candidate}.log",
+        "results/logs/benchmark/retrain/{candidate}/group_{group}.log",
     benchmark:
-        "results/benchmarks/benchmark/retrain/{candidate}.tsv"
+        "results/benchmarks/benchmark/retrain/{candidate}/group_{group}.tsv"
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
@@ -107,6 +109,7 @@ rule benchmark_retrain:
         runtime=30,
     params:
         run=lambda wc: CANDIDATES[wc.candidate].params(),
+        splits=group_splits,
         seeds=SEEDS,
         device=config["device"],
     script:
@@ -139,9 +142,9 @@ rule benchmark_peer:
 
 rule benchmark_summary:
     input:
-        predictions=expand(rules.benchmark_retrain.output.predictions, candidate=CANDIDATES),
+        predictions=candidate_files(rules.benchmark_retrain.output.predictions),
         selection=rules.benchmark_select.output.selection,
-        inner=expand(rules.benchmark_inner.output.inner, candidate=CANDIDATES),
+        inner=candidate_files(rules.benchmark_inner.output.inner),
         peer=peer_files("predictions"),
         peer_choices=peer_files("choice"),
         published=BENCHMARK["published"],

@@ -7,7 +7,7 @@ from concrete_study.config import ConfigError, read_yaml, validate
 from concrete_study.data import DataError, check_raw_md5
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
-from concrete_study.splits import check_md5s, read_splits, split_file_names
+from concrete_study.splits import check_md5s, read_splits, split_file_names, split_groups
 
 try:
     for _path in workflow.overwrite_configfiles or ["config/config.yaml"]:
@@ -25,6 +25,8 @@ PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
 SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}
+# The split numbers each of a candidate's jobs trains (benchmark.jobs_per_candidate).
+SPLIT_GROUPS = split_groups(BENCHMARK["splits"], BENCHMARK["jobs_per_candidate"])
 try:
     check_raw_md5(config["data"]["raw"], config["data"]["md5"])
     # Damaged or inconsistent split files stop the workflow before any job; missing ones are
@@ -42,6 +44,7 @@ wildcard_constraints:
     experiment=r"[a-z][a-z0-9_]*",
     depth=r"\d+",
     split=r"\d+",
+    group=r"\d+",
 
 
 def script_path(name):
@@ -147,3 +150,14 @@ def study_outputs():
         *rules.benchmark_figure.output,
         *rules.summary.output,
     ]
+
+
+def candidate_files(output):
+    """One output of a candidate's jobs (benchmark_inner, benchmark_retrain) per candidate and split
+    group: candidate by candidate, each one's in split order."""
+    return expand(output, candidate=CANDIDATES, group=range(len(SPLIT_GROUPS)))
+
+
+def group_splits(wildcards):
+    """The split numbers of a job's group."""
+    return SPLIT_GROUPS[int(wildcards.group)]

@@ -1,4 +1,5 @@
-"""One benchmark candidate retrained on all training rows of the splits that chose it, tested once."""
+"""One benchmark candidate retrained on all training rows of the splits (of one part) that chose
+it, tested once."""
 
 import numpy as np
 import torch
@@ -10,14 +11,14 @@ from concrete_study.logs import log_to
 from concrete_study.runs import Run
 
 
-def main(clean, splits_file, selection, name, run, seeds, device, threads, out) -> None:
+def main(clean, splits_file, selection, name, numbers, run, seeds, device, threads, out) -> None:
     torch.set_num_threads(threads)
-    chosen = [c for c in read_json(selection)["splits"] if c["candidate"] == name]
+    chosen = [c for c in read_json(selection)["splits"] if c["candidate"] == name and c["split"] in numbers]
     with np.load(splits_file) as npz:
         splits = dict(npz)
     predictions = retrain_and_test(run, seeds, read_clean(clean), splits, chosen, device)
     write_csv(out, predictions)
-    print(f"{name}: chosen by splits {[c['split'] for c in chosen]}")
+    print(f"{name}: chosen by splits {[c['split'] for c in chosen]} of {numbers}")
 
 
 with log_to(snakemake.log[0]):
@@ -26,6 +27,7 @@ with log_to(snakemake.log[0]):
         snakemake.input.splits,
         snakemake.input.selection,
         snakemake.wildcards.candidate,
+        snakemake.params.splits,
         Run(**snakemake.params.run),
         snakemake.params.seeds,
         snakemake.params.device,

@@ -13,6 +13,7 @@ from concrete_study.benchmark import (
     interval_predictions,
     paired_difference,
     per_split_scores,
+    read_inner,
     side_by_side,
     summarize_benchmark,
     with_spread,
@@ -57,10 +58,7 @@ def main(
     out,
 ):
     chosen = read_json(selection_file)["splits"]
-    inner = {}
-    for name, path in zip(names, inner_files, strict=True):
-        with np.load(path) as npz:
-            inner[name] = dict(npz)
+    inner = read_inner(inner_files, names)
     y_val = inner[names[0]]["y_val"]
     network_inner = {c["split"]: chosen_inner_seeds(inner, c) for c in chosen}
     predictions = read_predictions(prediction_files)

@@ -18,6 +18,7 @@ from concrete_study.benchmark import (
     interval_predictions,
     paired_difference,
     per_split_scores,
+    read_inner,
     retrain_and_test,
     select,
     summarize_benchmark,
@@ -27,7 +28,14 @@ from concrete_study.errors import DataError
 from concrete_study.evaluation import Interval, conformal_quantile, seed_spread
 from concrete_study.peer import grid_points, peer_split
 from concrete_study.runs import Run
-from concrete_study.splits import check_md5s, inner_split, read_published_split, read_splits
+from concrete_study.splits import (
+    check_md5s,
+    inner_split,
+    read_published_split,
+    read_splits,
+    split_groups,
+    splits_subset,
+)
 
 MD5 = SPLITS.parent.parent / "config" / "uci_splits.md5"
 
@@ -163,6 +171,37 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
     others = ~before["row"].isin(first)
     np.testing.assert_array_equal(before.loc[others, "predicted"], after.loc[others, "predicted"])
     assert not np.allclose(before.loc[~others, "predicted"], after.loc[~others, "predicted"])
+
+
+def test_split_groups_cover_every_split_once_in_order():
+    assert split_groups(20, 2) == [list(range(10)), list(range(10, 20))]
+    assert split_groups(5, 2) == [[0, 1, 2], [3, 4]]
+    assert split_groups(2, 3) == [[0], [1]]  # never an empty job
+
+
+@pytest.mark.parametrize("embedding", ["none", "periodic"])
+def test_a_candidate_in_groups_of_splits_predicts_what_it_does_in_one_job(table, tmp_path, embedding):
+    """benchmark.jobs_per_candidate changes which replicas share a process, not a single byte."""
+    both = {key: np.concatenate([_one_split(2)[key], _one_split(5)[key]]) for key in _one_split(2)}
+    run = Run(hidden=[6], epochs=4, inputs="derived", embedding=embedding)
+    seeds = [0, 1]
+    whole = inner_predictions(run, seeds, table, both, [2, 4], "cpu")
+    paths = []
+    for numbers in split_groups(2, 2):
+        part = splits_subset(both, numbers)
+        inner = inner_predictions(run, seeds, table, part, [2, 4], "cpu")
+        y_val = np.stack([table.iloc[rows][TARGET].to_numpy() for rows in part["inner_val"]])
+        paths.append(tmp_path / f"group_{numbers[0]}.npz")
+        np.savez(paths[-1], splits=np.asarray(numbers), y_val=y_val, **inner)
+    joined = read_inner(paths, ["a"])["a"]
+    np.testing.assert_array_equal(joined["predictions"], whole["predictions"])
+    np.testing.assert_array_equal(joined["epochs"], whole["epochs"])
+    with pytest.raises(ValueError, match="a: the inner files hold splits \\[1, 0\\]"):
+        read_inner(paths[::-1], ["a"])
+    chosen = [{"split": 0, "epochs": 4}, {"split": 1, "epochs": 2}]
+    together = retrain_and_test(run, seeds, table, both, chosen, "cpu")
+    apart = [retrain_and_test(run, seeds, table, both, [c], "cpu") for c in chosen]
+    pd.testing.assert_frame_equal(together, pd.concat(apart, ignore_index=True))
 
 
 PEER = {

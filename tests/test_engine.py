@@ -58,15 +58,21 @@ def test_same_run_twice_is_identical(arrays):
 
 @pytest.mark.parametrize("optimizer, weight_decay", [("adam", 0.0), ("sgd_momentum", 0.0), ("adam", 0.1)])
 def test_stacked_seed_equals_that_seed_trained_alone(arrays, optimizer, weight_decay):
-    """The summed loss gives each replica exactly its own gradient; decay is element-wise too."""
+    """The summed loss gives each replica exactly its own gradient; decay is element-wise too; and
+    its parameters' updates are the same bytes wherever they lie in the optimizer's buffer (its
+    padding to whole units): in stacks of 1, 2 and 3 replicas, [6] puts them in each unit's tail."""
+    decay = weight_decay
     run = small(
-        optimizer=optimizer, momentum=0.9, lr=1e-3, scheduler="step", step_size=2, weight_decay=weight_decay
+        hidden=[6], optimizer=optimizer, momentum=0.9, scheduler="step", step_size=2, weight_decay=decay
     )
     alone = fit(arrays, run, [3])
-    stacked = fit(arrays, run, [1, 3, 5])
-    np.testing.assert_allclose(stacked.val_mse[:, 1], alone.val_mse[:, 0], rtol=1e-4)
-    np.testing.assert_allclose(stacked.train_mse[:, 1], alone.train_mse[:, 0], rtol=1e-4)
-    assert not np.allclose(stacked.val_mse[:, 0], stacked.val_mse[:, 1])
+    for seeds in ([3, 5], [1, 5, 3]):
+        stacked, k = fit(arrays, run, seeds), seeds.index(3)
+        np.testing.assert_array_equal(stacked.val_predictions[k], alone.val_predictions[0])
+        np.testing.assert_array_equal(stacked.train_mse[:, k], alone.train_mse[:, 0])
+        for key, value in alone.state_dicts[0].items():
+            assert torch.equal(stacked.state_dicts[k][key], value), key
+    assert not np.allclose(stacked.val_mse[:, 0], stacked.val_mse[:, 2])
 
 
 def test_weight_decay_shrinks_the_weights(arrays):

@@ -51,6 +51,28 @@ def _train_splits(run, seeds, parts, device, snapshot_epochs) -> TrainResult:
     )
 
 
+def read_inner(paths: list, names: list[str]) -> dict[str, dict]:
+    """Each candidate's inner predictions over all splits, from the files of its jobs: `paths`
+    lists them candidate by candidate (the same number each), each candidate's in split order."""
+    per_candidate = len(paths) // len(names)
+    inner = {}
+    for i, name in enumerate(names):
+        parts = []
+        for path in paths[i * per_candidate : (i + 1) * per_candidate]:
+            with np.load(path) as npz:
+                parts.append(dict(npz))
+        numbers = np.concatenate([p["splits"] for p in parts])
+        if not np.array_equal(numbers, np.arange(len(numbers))):
+            found = numbers.tolist()
+            raise ValueError(f"{name}: the inner files hold splits {found}, not 0-{len(numbers) - 1}")
+        inner[name] = {
+            "epochs": parts[0]["epochs"],
+            "y_val": np.concatenate([p["y_val"] for p in parts]),
+            "predictions": np.concatenate([p["predictions"] for p in parts], axis=1),
+        }
+    return inner
+
+
 def inner_predictions(
     run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, epochs: list[int], device: str
 ) -> dict[str, np.ndarray]:

@@ -24,6 +24,11 @@ from concrete_study.runs import Run
 # offset from the initialisation seed.
 SHUFFLE_SEED_OFFSET = 1_000_003
 EMBEDDING_SEED_OFFSET = 2_000_003
+# torch's fused optimizers step a buffer in units of 16 floats (a cache line), each vectorised but
+# for a last, shorter unit, computed in scalar code that rounds differently now and then. The flat
+# buffer is padded to whole units: a parameter's update is then the same wherever it lies, so a
+# replica trains the same bytes in a stack of any size, and at AVX2's width and AVX-512's.
+OPTIMIZER_UNIT = 16
 
 
 @dataclass
@@ -72,7 +77,9 @@ def _stacked_parameters(n_inputs, hidden, seeds, device, embedded: bool):
     for w_key, b_key in state_dict_keys(hidden):
         stacked.append(torch.stack([m[w_key].T for m in models]))  # (R, in, out)
         stacked.append(torch.stack([m[b_key] for m in models]).unsqueeze(1))
-    flat = torch.nn.Parameter(torch.cat([t.reshape(-1) for t in stacked]).to(device))
+    values = torch.cat([t.reshape(-1) for t in stacked])
+    padding = torch.zeros(-len(values) % OPTIMIZER_UNIT)  # zeros with zero gradients stay zeros
+    flat = torch.nn.Parameter(torch.cat([values, padding]).to(device))
     flat.grad = torch.zeros_like(flat)
     shapes = [t.shape for t in stacked]
     params = [v.requires_grad_(True) for v in _views(flat.data, shapes)]

@@ -116,3 +116,15 @@ def inner_split(train: np.ndarray, val_fraction: float, seed: int) -> dict[str, 
     order = np.random.default_rng(seed).permutation(len(train))
     n_val = round(val_fraction * len(train))
     return {"train": np.sort(train[order[n_val:]]), "val": np.sort(train[order[:n_val]])}
+
+
+def split_groups(n_splits: int, jobs: int) -> list[list[int]]:
+    """The split numbers in `jobs` groups of consecutive numbers (fewer where there are fewer
+    splits): one job each, so that a candidate's training runs on as many cores. A replica trains
+    as it would alone, so the results are the same for any number of jobs."""
+    return [group.tolist() for group in np.array_split(np.arange(n_splits), min(jobs, n_splits))]
+
+
+def splits_subset(splits: dict[str, np.ndarray], numbers: list[int]) -> dict[str, np.ndarray]:
+    """The stacked rows (train, test, inner_train, inner_val) of the splits `numbers` only."""
+    return {key: rows[numbers] for key, rows in splits.items()}
