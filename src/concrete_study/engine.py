@@ -18,6 +18,7 @@ import torch
 from concrete_study import embedding
 from concrete_study.model import EMBEDDING_KEYS, initial_mlp, state_dict_keys
 from concrete_study.numerics import check_training
+from concrete_study.optimizer import FlatOptimizer
 from concrete_study.runs import Run
 
 # A seed's batches, and its embedding's initial values, are drawn from generators of their own,
@@ -187,31 +188,6 @@ def _forward(params: list[torch.Tensor], x: torch.Tensor, n_embedding: int = 0) 
     return h.squeeze(-1)
 
 
-def _optimizer(flat, run):
-    """One element-wise optimizer over the flat buffer; fused: one kernel per step."""
-    if run.optimizer == "adam" and run.weight_decay:
-        return torch.optim.AdamW([flat], lr=run.lr, weight_decay=run.weight_decay, fused=True)
-    if run.optimizer == "adam":
-        return torch.optim.Adam([flat], lr=run.lr, fused=True)
-    if run.optimizer == "sgd":
-        return torch.optim.SGD([flat], lr=run.lr, weight_decay=run.weight_decay, fused=True)
-    if run.optimizer == "sgd_momentum":
-        return torch.optim.SGD(
-            [flat], lr=run.lr, momentum=run.momentum, weight_decay=run.weight_decay, fused=True
-        )
-    raise ValueError(f"unknown optimizer {run.optimizer!r}")
-
-
-def _scheduler(optimizer, run):
-    if run.scheduler == "none":
-        return None
-    if run.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, run.step_size, run.gamma)
-    if run.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=run.epochs)
-    raise ValueError(f"unknown scheduler {run.scheduler!r}")
-
-
 @dataclass
 class _Rows:
     """The training and validation rows on the device, and the target as the replicas learn it.
@@ -344,8 +320,7 @@ def train(
     n_embedding = len(EMBEDDING_KEYS) if run.embedding != "none" else 0
     flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, n_embedding > 0)
     everything, params = params, params[n_embedding:]  # the MLP's layers: for their gradients
-    optimizer = _optimizer(flat, run)
-    scheduler = _scheduler(optimizer, run)
+    optimizer = FlatOptimizer(flat, run)
     gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]
     layer_sizes = torch.tensor(
         [w.shape[1] * w.shape[2] + b.shape[2] for w, b in zip(params[0::2], params[1::2], strict=True)],
@@ -361,7 +336,7 @@ def train(
 
     for epoch in range(run.epochs):
         # One pass over each replica's rows in its own order.
-        history.lr[epoch] = optimizer.param_groups[0]["lr"]
+        history.lr[epoch] = optimizer.lr
         sse = torch.zeros(n_rep, device=dev)
         for xb, yb in _epoch_batches(rows, gens, run.batch_size, dev):
             per_replica = ((_forward(everything, xb, n_embedding) - yb) ** 2).mean(dim=1)  # (R,)
@@ -372,8 +347,7 @@ def train(
             if epoch == run.epochs - 1:
                 grad_sum += _mean_abs_gradients(params, layer_sizes)
             optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        optimizer.end_epoch()
         # Validate, record, and keep the snapshots asked for.
         val_pred, val_mse = _validate(everything, rows, n_rep, dev, n_embedding)
         history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
