@@ -38,11 +38,7 @@ class Ensemble:
         for name, sd in state_dicts.items():
             embedded = [sd[k].numpy() for k in EMBEDDING_KEYS if k in sd]
             if embedded:
-                expected = [
-                    (n_inputs, embedding.FREQUENCIES),
-                    (n_inputs, 2 * embedding.FREQUENCIES, embedding.WIDTH),
-                    (n_inputs, embedding.WIDTH),
-                ]
+                expected = embedding.shapes(n_inputs)
                 if [a.shape for a in embedded] != expected:
                     raise RuntimeError(
                         f"{name}'s embedding has shapes {[a.shape for a in embedded]}, not {expected}"
