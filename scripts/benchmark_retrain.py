@@ -1,4 +1,4 @@
-"""One benchmark candidate retrained on all training rows of the splits (of one part) that chose
+"""One benchmark candidate retrained on all training rows of the splits of one group that chose
 it, tested once."""
 
 import numpy as np
