@@ -3,9 +3,8 @@
 import numpy as np
 import torch
 
-from concrete_study.benchmark import inner_predictions
-from concrete_study.data import TARGET, read_clean
-from concrete_study.files import atomic_path
+from concrete_study.benchmark import inner_predictions, write_inner
+from concrete_study.data import read_clean
 from concrete_study.logs import log_to
 from concrete_study.runs import Run
 from concrete_study.splits import splits_subset
@@ -17,9 +16,7 @@ def main(clean, splits_file, numbers, run, seeds, epochs, device, threads, out) 
     with np.load(splits_file) as npz:
         splits = splits_subset(dict(npz), numbers)
     inner = inner_predictions(run, seeds, table, splits, epochs, device)
-    y_val = np.stack([table.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]])
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, splits=np.asarray(numbers), y_val=y_val, **inner)
+    write_inner(out, numbers, inner)
     print(f"{run.id}: {len(seeds)} seeds x splits {numbers}, budgets {inner['epochs'].tolist()}")
 
 

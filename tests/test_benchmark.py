@@ -22,6 +22,7 @@ from concrete_study.benchmark import (
     retrain_and_test,
     select,
     summarize_benchmark,
+    write_inner,
 )
 from concrete_study.data import TARGET, read_raw
 from concrete_study.errors import DataError
@@ -189,13 +190,11 @@ def test_a_candidate_in_groups_of_splits_predicts_what_it_does_in_one_job(table,
     paths = []
     for numbers in split_groups(2, 2):
         part = splits_subset(both, numbers)
-        inner = inner_predictions(run, seeds, table, part, [2, 4], "cpu")
-        y_val = np.stack([table.iloc[rows][TARGET].to_numpy() for rows in part["inner_val"]])
         paths.append(tmp_path / f"group_{numbers[0]}.npz")
-        np.savez(paths[-1], splits=np.asarray(numbers), y_val=y_val, **inner)
+        write_inner(paths[-1], numbers, inner_predictions(run, seeds, table, part, [2, 4], "cpu"))
     joined = read_inner(paths, ["a"])["a"]
-    np.testing.assert_array_equal(joined["predictions"], whole["predictions"])
-    np.testing.assert_array_equal(joined["epochs"], whole["epochs"])
+    for key in ("predictions", "epochs", "y_val"):
+        np.testing.assert_array_equal(joined[key], whole[key])
     with pytest.raises(ValueError, match="a: the inner files hold splits \\[1, 0\\]"):
         read_inner(paths[::-1], ["a"])
     chosen = [{"split": 0, "epochs": 4}, {"split": 1, "epochs": 2}]

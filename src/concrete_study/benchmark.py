@@ -23,6 +23,7 @@ from concrete_study.evaluation import (
     regression_metrics,
     seed_spread,
 )
+from concrete_study.files import atomic_path
 from concrete_study.markdown import markdown_table
 from concrete_study.model_file import Ensemble
 from concrete_study.peer import blend_weight
@@ -77,7 +78,8 @@ def inner_predictions(
     run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, epochs: list[int], device: str
 ) -> dict[str, np.ndarray]:
     """Train the candidate on each split's inner training rows (scaler fitted there); return its
-    inner-validation predictions at each budget: (budgets, splits, seeds, rows)."""
+    inner-validation predictions at each budget, (budgets, splits, seeds, rows), and those rows'
+    strength, (splits, rows)."""
     parts = []
     for inner_train, inner_val in zip(splits["inner_train"], splits["inner_val"], strict=True):
         _, a = fit_and_scale(table, {"fit": inner_train, "val": inner_val}, fit="fit", columns=run.columns)
@@ -90,7 +92,14 @@ def inner_predictions(
         "predictions": np.stack(
             [result.val_predictions_at[e].reshape(n_splits, n_seeds, -1) for e in steps]
         ).astype(np.float64),
+        "y_val": np.stack([table.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]]),
     }
+
+
+def write_inner(path, numbers: list[int], inner: dict[str, np.ndarray]) -> None:
+    """One job's `inner_predictions` for the splits `numbers`, as `read_inner` reads it."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, splits=np.asarray(numbers), **inner)
 
 
 def select(candidates: dict[str, dict], y_val: np.ndarray) -> list[dict]:
