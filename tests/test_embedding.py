@@ -23,9 +23,9 @@ def test_cos_sin_match_libm_over_many_periods():
     assert np.abs(sin - np.sin(exact)).max() < 1e-6
 
 
-def stacked_initial(replicas, n_inputs):
+def stacked_initial(replicas, n_inputs, scales=Run.frequency_scales):
     generator = torch.Generator().manual_seed(0)
-    per_replica = [embedding.initial(n_inputs, generator) for _ in range(replicas)]
+    per_replica = [embedding.initial(n_inputs, generator, scales) for _ in range(replicas)]
     return [torch.stack(part).numpy() for part in zip(*per_replica, strict=True)]
 
 
@@ -88,7 +88,11 @@ def test_ensemble_predicts_what_the_engine_validated(curve):
         Ensemble([16, 8], scaler, {"s0": broken})
 
 
-def test_initial_frequencies_have_the_chosen_spread():
-    frequencies = stacked_initial(50, 8)[0]
-    assert frequencies.std() == pytest.approx(embedding.SCALE, rel=0.05)
-    assert np.abs(frequencies).max() <= embedding.SCALE * math.sqrt(3)
+@pytest.mark.parametrize("scales", [(0.1,), (0.1, 1.0), (0.05, 0.2, 1.0, 4.0)])
+def test_initial_frequencies_have_the_chosen_spreads(scales):
+    """Each input's frequencies fall into equal groups, one per scale, of that standard deviation."""
+    frequencies = stacked_initial(200, 8, scales)[0]  # (replicas, inputs, frequencies)
+    groups = np.split(frequencies, len(scales), axis=2)
+    for scale, group in zip(scales, groups, strict=True):
+        assert group.std() == pytest.approx(scale, rel=0.05)
+        assert np.abs(group).max() <= np.float32(scale * math.sqrt(3))

@@ -20,8 +20,12 @@ def test_run_ids_are_readable_and_canonical():
     assert Run(hidden=[32] * 128).id.startswith("h32x128_")
     assert Run(weight_decay=1e-2).id == "h128-64_adam_lr0.01_bs64_wd0.01_e300"
     assert "weight_decay" not in run.params() and Run(weight_decay=1e-2).params()["weight_decay"] == 0.01
-    # Keys the optimizer or scheduler ignores do not make two equal trainings differ.
-    assert Run(momentum=0.5, gamma=0.1) == Run() and Run(**Run().params()) == Run()
+    embedded = Run(embedding="periodic", frequency_scales=[0.1, 1])
+    assert embedded.id == "h128-64_adam_lr0.01_bs64_periodic_f0.1-1_e300"
+    assert embedded.params()["frequency_scales"] == [0.1, 1.0] and Run(**embedded.params()) == embedded
+    assert "frequency_scales" not in Run(embedding="periodic").params()
+    # Keys the optimizer, scheduler or embedding ignores do not make two equal trainings differ.
+    assert Run(momentum=0.5, gamma=0.1, frequency_scales=[1.0]) == Run() and Run(**Run().params()) == Run()
 
 
 @pytest.mark.parametrize(
@@ -32,6 +36,9 @@ def test_run_ids_are_readable_and_canonical():
         ({"scheduler": "step", "gamma": 0.0}, "scheduler step needs"),
         ({"hidden": []}, "hidden must list"),
         ({"weight_decay": -1.0}, "weight_decay must be >= 0, got -1"),
+        ({"embedding": "periodic", "frequency_scales": []}, "frequency_scales must list at least one"),
+        ({"embedding": "periodic", "frequency_scales": [0.1, 0.0]}, "each > 0"),
+        ({"embedding": "periodic", "frequency_scales": [0.1, 0.3, 1.0]}, "3 scales do not split the 8"),
     ],
 )
 def test_a_run_that_cannot_train_is_refused(kw, message):

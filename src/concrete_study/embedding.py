@@ -17,7 +17,6 @@ import numpy as np
 
 FREQUENCIES = 8  # per input
 WIDTH = 8  # values per input that the MLP reads
-SCALE = 0.1  # the frequencies' standard deviation at initialisation (uniform, mean 0)
 
 # Taylor coefficients of sin(πf)/f and cos(πf) in f², for |f| <= 1/2: the polynomials' error is
 # below 1e-7, float32's rounding brings the results' to 6e-7 at most.
@@ -49,10 +48,12 @@ def cos_sin_2pi(t: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.concatenate([cos, s], axis=axis)
 
 
-def initial(n_inputs: int, generator) -> list:
+def initial(n_inputs: int, generator, scales) -> list:
     """One seed's embedding parameters as torch tensors: frequencies (inputs, FREQUENCIES), weight
     (inputs, 2 FREQUENCIES, WIDTH), bias (inputs, WIDTH); uniform draws, which torch makes the same
-    on every CPU (its normal draws are not: they have an AVX2 kernel)."""
+    on every CPU (its normal draws are not: they have an AVX2 kernel). Each input's frequencies are
+    split evenly among `scales`, their standard deviations (mean 0): slow features for smooth
+    trends, fast ones for sharp steps."""
     import torch
 
     def uniform(bound, *shape):
@@ -60,7 +61,11 @@ def initial(n_inputs: int, generator) -> list:
 
     bound = 1 / math.sqrt(2 * FREQUENCIES)  # nn.Linear's default for its fan-in
     frequencies, weight, bias = shapes(n_inputs)
-    return [uniform(SCALE * math.sqrt(3), *frequencies), uniform(bound, *weight), uniform(bound, *bias)]
+    f = torch.rand(*frequencies, generator=generator) * 2 - 1
+    group = FREQUENCIES // len(scales)
+    for i, scale in enumerate(scales):
+        f[:, i * group : (i + 1) * group] *= scale * math.sqrt(3)
+    return [f, uniform(bound, *weight), uniform(bound, *bias)]
 
 
 def shapes(n_inputs: int) -> list[tuple[int, ...]]:

@@ -60,18 +60,19 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _stacked_parameters(n_inputs, hidden, seeds, device, embedded: bool):
+def _stacked_parameters(n_inputs, hidden, seeds, device, frequency_scales=None):
     """Per-seed default initialisation, stacked layer by layer, in one flat buffer.
 
     Returns (flat, params): each layer's weight (R, in, out) and bias (R, 1, out) is a view of
     `flat`, and its gradient a view of `flat.grad`, so the optimizer steps one tensor instead
     of two per layer: per-step overhead, not arithmetic, dominates these small nets. An embedded
-    net's embedding (frequencies, weight, bias; embedding.py) comes first.
+    net's embedding (frequencies, weight, bias; embedding.py), drawn at `frequency_scales`, comes
+    first.
     """
     stacked = []
-    if embedded:
+    if frequency_scales:
         generators = [torch.Generator().manual_seed(EMBEDDING_SEED_OFFSET + s) for s in seeds]
-        per_seed = [embedding.initial(n_inputs, g) for g in generators]
+        per_seed = [embedding.initial(n_inputs, g, frequency_scales) for g in generators]
         stacked += [torch.stack(part) for part in zip(*per_seed, strict=True)]
         n_inputs *= embedding.WIDTH
     models = [initial_mlp(n_inputs, hidden, s).state_dict() for s in seeds]
@@ -318,7 +319,8 @@ def train(
     n_rep = len(seeds)
     rows = _rows(run, n_rep, x_train, y_train, x_val, y_val, dev)
     n_embedding = len(EMBEDDING_KEYS) if run.embedding != "none" else 0
-    flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, n_embedding > 0)
+    scales = run.frequency_scales if n_embedding else None
+    flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, scales)
     everything, params = params, params[n_embedding:]  # the MLP's layers: for their gradients
     optimizer = FlatOptimizer(flat, run)
     gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]

@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
+from concrete_study.embedding import FREQUENCIES
 from concrete_study.errors import ConfigError
 from concrete_study.inputs import INPUT_SETS
 
@@ -51,10 +52,14 @@ class Run:
     inputs: str = "raw"  # one of inputs.INPUT_SETS: the raw inputs, or with derived ones
     weight_decay: float = 0.0  # adam: decoupled (AdamW); sgd: an L2 term in the gradient
     embedding: str = "none"  # one of EMBEDDINGS
+    # periodic only: the initial frequencies' standard deviations, each input's frequencies split
+    # evenly among them (embedding.initial)
+    frequency_scales: tuple[float, ...] = (0.1,)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         put(self, "hidden", tuple(int(w) for w in self.hidden))
+        put(self, "frequency_scales", tuple(float(f) for f in self.frequency_scales))
         for name, kind in (
             ("lr", float),
             ("momentum", float),
@@ -74,6 +79,8 @@ class Run:
         if self.scheduler != "step":
             put(self, "step_size", Run.step_size)
             put(self, "gamma", Run.gamma)
+        if self.embedding != "periodic":
+            put(self, "frequency_scales", Run.frequency_scales)
 
     def _problem(self) -> str | None:
         if self.inputs not in INPUT_SETS:
@@ -88,6 +95,13 @@ class Run:
             return "hidden must list at least one width, each >= 1"
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
             return "lr must be > 0, batch_size and epochs >= 1"
+        if not self.frequency_scales or min(self.frequency_scales) <= 0:
+            return "frequency_scales must list at least one scale, each > 0"
+        if FREQUENCIES % len(self.frequency_scales):
+            return (
+                f"frequency_scales: {len(self.frequency_scales)} scales do not split the "
+                f"{FREQUENCIES} frequencies per input evenly"
+            )
         if self.weight_decay < 0:
             return f"weight_decay must be >= 0, got {self.weight_decay:g}"
         if self.optimizer == "sgd_momentum" and not 0 < self.momentum < 1:
@@ -101,6 +115,7 @@ class Run:
         compares between runs (1 vs 1.0 or a stray momentum would cause reruns)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["hidden"] = list(self.hidden)
+        out["frequency_scales"] = list(self.frequency_scales)
         if self.optimizer != "sgd_momentum":
             del out["momentum"]
         if self.scheduler != "step":
@@ -111,6 +126,8 @@ class Run:
             del out["weight_decay"]
         if self.embedding == "none":
             del out["embedding"]
+        if self.frequency_scales == Run.frequency_scales:
+            del out["frequency_scales"]
         return out
 
     @property
@@ -137,6 +154,8 @@ class Run:
             parts.append(self.inputs)
         if self.embedding != "none":
             parts.append(self.embedding)
+        if self.frequency_scales != Run.frequency_scales:
+            parts.append("f" + "-".join(_num(f) for f in self.frequency_scales))
         parts.append(f"e{self.epochs}")
         return "_".join(parts)
 
