@@ -134,7 +134,7 @@ rule benchmark_peer:
         mem_mb=500,
         runtime=10,
     params:
-        peer=PEER,
+        peer=PEER_TRAINING,
         seeds=SEEDS,
     script:
         script_path("benchmark_peer")
@@ -162,6 +162,7 @@ rule benchmark_summary:
     params:
         seeds=SEEDS,
         names=list(CANDIDATES),  # the order of the inner inputs
+        blend_weights=PEER["blend_weights"] if PEER else None,
         level=config["interval_level"],
         width=config["interval_width"],
     script:

@@ -22,6 +22,9 @@ SEEDS = list(range(config["seeds"]))
 BENCHMARK = config["benchmark"]
 # The peer's settings with sorted keys: their order in the config must not cause reruns.
 PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
+# What the peer's own jobs train by: the blend's weights are read only where the blend is made,
+# so a new weight does not retrain the peer.
+PEER_TRAINING = {k: v for k, v in PEER.items() if k != "blend_weights"} if PEER else None
 SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}

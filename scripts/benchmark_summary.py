@@ -51,6 +51,7 @@ def main(
     names,
     peer_files,
     peer_choices,
+    blend_weights,
     published,
     seeds,
     level,
@@ -75,7 +76,7 @@ def main(
         )
         summary["paired"] = paired_difference(per_split, peer)
         blend_chosen, mixed, blend_calibration = blend(
-            chosen, network_inner, peer_chosen, y_val, predictions, peer_predictions
+            chosen, network_inner, peer_chosen, y_val, predictions, peer_predictions, blend_weights
         )
         blended, _, summary["blend"] = scored(mixed, blend_chosen, blend_calibration, seeds, level, width)
         summary["blend"]["weight_mean"] = float(blended["weight"].mean())
@@ -97,6 +98,7 @@ with log_to(snakemake.log[0]):
         snakemake.params.names,
         snakemake.input.peer,
         snakemake.input.peer_choices,
+        snakemake.params.blend_weights,
         snakemake.input.published,
         snakemake.params.seeds,
         snakemake.params.level,

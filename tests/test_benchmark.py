@@ -27,7 +27,7 @@ from concrete_study.benchmark import (
 from concrete_study.data import TARGET, read_raw
 from concrete_study.errors import DataError
 from concrete_study.evaluation import Interval, conformal_quantile, seed_spread
-from concrete_study.peer import grid_points, peer_split
+from concrete_study.peer import blend_weight, grid_points, peer_split
 from concrete_study.runs import Run
 from concrete_study.splits import (
     check_md5s,
@@ -243,6 +243,14 @@ def test_the_paired_difference_by_hand():
     assert (paired["network_wins"], paired["peer_wins"]) == (2, 1)
 
 
+def test_the_blend_weight_by_hand():
+    strength = np.array([10.0, 20.0])
+    network, peer = strength + 2, strength - 6  # the blend is exact at a weight of 0.75
+    assert blend_weight(network, peer, strength, [0.0, 0.25, 0.5, 0.75, 1.0]) == (0.75, 0.0)
+    assert blend_weight(network, peer, strength, [0.5]) == (0.5, 4.0)  # one weight fixes it
+    assert blend_weight(network, network, strength, [0.25, 0.5])[0] == 0.25  # ties: the first
+
+
 def test_the_spread_and_the_interval_by_hand():
     # Two seeds of a network (variance 2) and of a peer (variance 0) on row 0, means 3 apart.
     network, peer = np.array([[1.0, 4.0], [3.0, 4.0]]), np.array([[5.0, 4.0], [5.0, 4.0]])
@@ -338,6 +346,7 @@ def test_smoke_benchmark_outputs(smoke_study):
         "min_child_samples=10 num_leaves=7",
     }
     assert "Network minus peer, split by split" in table
+    assert set(per_split["blend_weight"]) <= set(config["benchmark"]["peer"]["blend_weights"])
     assert (predictions["lower"] >= 0).all()
 
 

@@ -9,15 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import BIN
+import yaml
+from conftest import BIN, ROOT
 
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import Interval, bootstrap_mse_interval, interval_coverage, regression_metrics
 from concrete_study.inputs import FEATURES
+from concrete_study.model import EMBEDDING_KEYS
 from concrete_study.model_file import load_model, read_interval
-from concrete_study.peer import BLEND_WEIGHTS
 
 pytestmark = pytest.mark.slow
+SMOKE_PEER = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())["benchmark"]["peer"]
 
 
 def predict(*args, cwd):
@@ -42,9 +44,14 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     # One importance row per raw input: a derived input moves with the raw ones it comes from.
     assert set(imp["feature"]) == set(FEATURES) and imp["mse_increase_mean"].iloc[0] > 0
     # The smoke study serves a blend: its parts alone are scored on the same rows.
-    assert m["blend"]["weight"] in BLEND_WEIGHTS and m["blend"]["peer_seeds"] == 2
+    assert m["blend"]["weight"] in SMOKE_PEER["blend_weights"] and m["blend"]["peer_seeds"] == 2
     assert m["network"]["mse"] != m["peer"]["mse"] and m["run"]["inputs"] == "derived"
-    assert m["run"]["embedding"] == "periodic"
+    assert m["run"]["embedding"] == "periodic" and m["run"]["frequency_scales"] == [0.1, 1.0]
+    # The scales reached the engine: each input's second half of frequencies, drawn 10 times
+    # wider, still spreads wider after training.
+    for weights in torch.load(final / "model.pt", weights_only=True)["state_dicts"].values():
+        slow, fast = weights[EMBEDDING_KEYS[0]].abs().chunk(2, dim=1)
+        assert fast.mean() > 4 * slow.mean()
     blended = m["blend"]["weight"] * m["network"]["rmse"] + (1 - m["blend"]["weight"]) * m["peer"]["rmse"]
     assert m["test_rmse"] <= blended + 1e-9  # a blend's RMSE is at most the blend of the RMSEs
 

@@ -261,9 +261,10 @@ def blend(
     y_val: np.ndarray,
     network: pd.DataFrame,
     peer: pd.DataFrame,
+    weights: list[float],
 ) -> tuple[list[dict], pd.DataFrame, dict]:
-    """Per split, weight * network + (1 - weight) * peer, the weight whose blend of the two seed
-    ensembles predicts the split's inner validation rows best (peer.blend_weight).
+    """Per split, weight * network + (1 - weight) * peer, the weight of `weights` whose blend of the
+    two seed ensembles predicts the split's inner validation rows best (peer.blend_weight).
     `network_inner` maps a split to the network's inner predictions per seed; `peer_chosen`
     holds the peer's choices per split, with its own. Returns the blend's choices (weight, inner
     MSE), its test predictions (seed k blends the network's seed k with the peer's; the spread
@@ -272,7 +273,7 @@ def blend(
     for c, pc in zip(chosen, peer_chosen, strict=True):
         s = c["split"]
         ours, theirs = network_inner[s], np.asarray(pc["inner_val_predictions"])
-        w, mse = blend_weight(ours.mean(axis=0), theirs.mean(axis=0), y_val[s])
+        w, mse = blend_weight(ours.mean(axis=0), theirs.mean(axis=0), y_val[s], weights)
         mixed = w * ours.mean(axis=0) + (1 - w) * theirs.mean(axis=0)
         calibration[s] = (y_val[s] - mixed, seed_spread(ours, theirs))
         choices.append({"split": s, "weight": w, "inner_val_mse": mse})

@@ -15,8 +15,7 @@ import math
 
 import numpy as np
 
-FREQUENCIES = 8  # per input
-WIDTH = 8  # values per input that the MLP reads
+from concrete_study.runs import FREQUENCIES, WIDTH  # per input: trainable frequencies, values the MLP reads
 
 # Taylor coefficients of sin(πf)/f and cos(πf) in f², for |f| <= 1/2: the polynomials' error is
 # below 1e-7, float32's rounding brings the results' to 6e-7 at most.

@@ -141,8 +141,9 @@ def calibrate(
 ) -> tuple[Served, Interval, int]:
     """What the final model serves and its split-conformal interval, from models trained on the
     train rows alone and scored on the val rows: the network's ensemble there and, with a peer,
-    the peer tuned there; the blend's weight on the network is the one whose blend predicts the
-    val rows best, and each seed of the peer retrains on train+val for the rounds it stopped at.
+    the peer tuned there; the blend's weight on the network is the one of the peer's
+    `blend_weights` whose blend predicts the val rows best, and each seed of the peer retrains on
+    train+val for the rounds it stopped at.
     Returns the served model, the interval and the number of rows it was calibrated on."""
     _, a = fit_and_scale(
         table, {"train": split["train"], "val": split["val"]}, fit="train", columns=run.columns
@@ -155,7 +156,7 @@ def calibrate(
     if peer:
         choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]))
         theirs = np.asarray(choice["inner_val_predictions"])
-        weight, _ = blend_weight(val_pred, theirs.mean(axis=0), y_val)
+        weight, _ = blend_weight(val_pred, theirs.mean(axis=0), y_val, peer["blend_weights"])
         val_pred = weight * val_pred + (1 - weight) * theirs.mean(axis=0)
         parts.append(theirs)
         boosters = retrain(

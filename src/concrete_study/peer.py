@@ -21,15 +21,13 @@ from concrete_study.data import TARGET
 from concrete_study.inputs import FEATURES
 from concrete_study.records import seed_key
 
-# A blend's weight on the network: chosen on rows neither model trained on.
-BLEND_WEIGHTS = [i / 10 for i in range(11)]
 
-
-def blend_weight(network, peer, strength) -> tuple[float, float]:
-    """The weight in BLEND_WEIGHTS whose weight * network + (1 - weight) * peer predicts
-    `strength` best (ties: the lower), and that blend's MSE."""
-    mse = [float(np.mean((w * network + (1 - w) * peer - strength) ** 2)) for w in BLEND_WEIGHTS]
-    return BLEND_WEIGHTS[int(np.argmin(mse))], min(mse)
+def blend_weight(network, peer, strength, weights: list[float]) -> tuple[float, float]:
+    """The weight on the network, of `weights` (the config's `benchmark.peer.blend_weights`), whose
+    weight * network + (1 - weight) * peer predicts `strength` best (ties: the first), and that
+    blend's MSE. `strength` is rows neither model trained on."""
+    mse = [float(np.mean((w * network + (1 - w) * peer - strength) ** 2)) for w in weights]
+    return float(weights[int(np.argmin(mse))]), min(mse)
 
 
 def grid_points(peer: dict) -> list[dict]:

@@ -11,13 +11,17 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
-from concrete_study.embedding import FREQUENCIES
 from concrete_study.errors import ConfigError
 from concrete_study.inputs import INPUT_SETS
 
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 SCHEDULERS = ("none", "step", "cosine")
 EMBEDDINGS = ("none", "periodic")  # how the MLP reads each input: as is, or embedding.py's
+# A periodic embedding's size (embedding.py), fixed: trainable frequencies per input, and values
+# per input that the MLP reads. Here, not there, so that a run's scales are checked without
+# making everything that reads runs depend on the embedding's code.
+FREQUENCIES = 8
+WIDTH = 8
 # Schedules whose learning rate at epoch k does not depend on the total number of epochs.
 EPOCH_INDEPENDENT = ("none", "step")
 
