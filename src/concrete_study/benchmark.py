@@ -318,7 +318,7 @@ def comparison_table(summary: dict, published: pd.DataFrame) -> pd.DataFrame:
     if "blend" in summary:
         ours.append(
             {
-                "method": "Blend of the network and the peer, its weight chosen per split on the inner rows",
+                "method": "Blend of the network and the peer, weighted by benchmark.peer.blend_weights",
                 "rmse": summary["blend"]["rmse_mean"],
                 "error": summary["blend"]["rmse_se"],
             }
@@ -364,7 +364,8 @@ def comparison_markdown(table: pd.DataFrame, summary: dict) -> str:
         b = summary["blend"]
         lines += [
             "",
-            f"The blend's weight on the network, chosen per split: {b['weight_mean']:.2f} on average "
+            f"The blend's weight on the network, of benchmark.peer.blend_weights per split on its inner "
+            f"rows: {b['weight_mean']:.2f} on average "
             f"(0: the peer alone, 1: the network alone); its intervals covered {b['coverage']:.1%} with a "
             f"mean width of {b['width_mean']:.1f} MPa.",
         ]
