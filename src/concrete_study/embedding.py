@@ -60,7 +60,7 @@ def initial(n_inputs: int, generator, scales) -> list:
 
     bound = 1 / math.sqrt(2 * FREQUENCIES)  # nn.Linear's default for its fan-in
     frequencies, weight, bias = shapes(n_inputs)
-    f = torch.rand(*frequencies, generator=generator) * 2 - 1
+    f = uniform(1.0, *frequencies)  # then each group times its bound (x 1.0 is exact: the same bytes)
     group = FREQUENCIES // len(scales)
     for i, scale in enumerate(scales):
         f[:, i * group : (i + 1) * group] *= scale * math.sqrt(3)
