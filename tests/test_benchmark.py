@@ -1,5 +1,6 @@
 """The standard benchmark: the split loader, the conformal quantile, no test row leaks, outputs."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -203,6 +204,27 @@ def test_a_candidate_in_groups_of_splits_predicts_what_it_does_in_one_job(table,
     pd.testing.assert_frame_equal(together, pd.concat(apart, ignore_index=True))
 
 
+def test_a_snapshot_candidate_averages_its_trajectory(table):
+    """A candidate with snapshots is judged at its own epochs alone, each seed predicting the mean
+    of what the same training predicts after each kept epoch; retrained, the same."""
+    splits, seeds = _one_split(3), [0, 1]
+    plain = Run(hidden=[6], epochs=4, inputs="derived", embedding="periodic")
+    snap = dataclasses.replace(plain, snapshots=(2, 3))
+    trajectory = inner_predictions(plain, seeds, table, splits, [2, 3, 4], "cpu")
+    averaged = inner_predictions(snap, seeds, table, splits, [2, 3, 4], "cpu")
+    assert trajectory["epochs"].tolist() == [2, 3, 4] and averaged["epochs"].tolist() == [4]
+    expected = trajectory["predictions"].astype(np.float32).mean(axis=0)
+    np.testing.assert_allclose(averaged["predictions"][0], expected, rtol=1e-6)
+    assert not np.allclose(averaged["predictions"][0], trajectory["predictions"][-1], rtol=1e-3)
+    retrained = retrain_and_test(snap, seeds, table, splits, [{"split": 0, "epochs": 4}], "cpu")
+    budgets = [
+        retrain_and_test(plain, seeds, table, splits, [{"split": 0, "epochs": e}], "cpu") for e in (2, 3, 4)
+    ]
+    for column in ("seed_0", "seed_1", "predicted"):
+        mean = np.mean([b[column].to_numpy() for b in budgets], axis=0)
+        np.testing.assert_allclose(retrained[column], mean, rtol=1e-5)
+
+
 PEER = {
     "grid": {"num_leaves": [4, 15], "min_child_samples": [5]},
     "learning_rate": 0.2,
@@ -329,6 +351,9 @@ def test_smoke_benchmark_outputs(smoke_study):
     rmse0 = np.sqrt(np.mean((predictions[predictions["split"] == 0].eval("predicted - strength")) ** 2))
     assert per_split.loc[0, "rmse"] == pytest.approx(rmse0)
     assert set(per_split["epochs"]) <= set(config["benchmark"]["epochs"])
+    # The candidate that keeps snapshots is judged at its own epochs alone.
+    snapshots = list((bench / "inner").glob("*_snap4-8_e12/group_*.npz"))
+    assert snapshots and all(np.load(p)["epochs"].tolist() == [12] for p in snapshots)
     table = (smoke_study / "results" / "tables" / "benchmark.md").read_text()
     assert "This project" in table and "MC dropout, grid search | 4.82 ± 0.16" in table
     assert "| TabPFNv2 | 3.97 | one 2/3 : 1/3 split | no |" in table

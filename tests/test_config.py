@@ -129,7 +129,7 @@ def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
     assert errors == [
         "config error: config key 'bases.default.learning_rate': unknown key; allowed keys: "
         "batch_size, embedding, epochs, frequency_scales, gamma, hidden, inputs, lr, momentum, optimizer, "
-        "scheduler, standardize_target, step_size, weight_decay"
+        "scheduler, snapshots, standardize_target, step_size, weight_decay"
     ]
     after = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
     assert after == before

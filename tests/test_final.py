@@ -47,11 +47,14 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     assert m["blend"]["weight"] in SMOKE_PEER["blend_weights"] and m["blend"]["peer_seeds"] == 2
     assert m["network"]["mse"] != m["peer"]["mse"] and m["run"]["inputs"] == "derived"
     assert m["run"]["embedding"] == "periodic" and m["run"]["frequency_scales"] == [0.1, 1.0]
-    # The scales reached the engine: each input's second half of frequencies, drawn 10 times
-    # wider, still spreads wider after training.
-    for weights in torch.load(final / "model.pt", weights_only=True)["state_dicts"].values():
-        slow, fast = weights[EMBEDDING_KEYS[0]].abs().chunk(2, dim=1)
-        assert fast.mean() > 4 * slow.mean()
+    # Each seed keeps its snapshot beside its last weights; the scales reached the engine: each
+    # input's second half of frequencies, drawn 10 times wider, still spreads wider after training.
+    assert m["run"]["snapshots"] == [6]
+    for members in torch.load(final / "model.pt", weights_only=True)["state_dicts"].values():
+        assert len(members) == 2 and not torch.equal(members[0]["0.weight"], members[1]["0.weight"])
+        for weights in members:
+            slow, fast = weights[EMBEDDING_KEYS[0]].abs().chunk(2, dim=1)
+            assert fast.mean() > 4 * slow.mean()
     blended = m["blend"]["weight"] * m["network"]["rmse"] + (1 - m["blend"]["weight"]) * m["peer"]["rmse"]
     assert m["test_rmse"] <= blended + 1e-9  # a blend's RMSE is at most the blend of the RMSEs
 
@@ -114,6 +117,25 @@ def test_predict_refuses_a_ragged_row_and_an_undefined_input_and_writes_nothing(
     )
 
 
+def test_a_model_averages_its_members_and_an_older_file_still_loads(smoke_study, tmp_path):
+    """Each seed predicts the mean of its members; a /5 file (one state dict per seed) loads as a
+    model of one member each."""
+    good = smoke_study / "results" / "final" / "model.pt"
+    mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(6)
+    both = load_model(good).served.ensemble.predict(mixtures)
+    data = torch.load(good, weights_only=True)
+    alone = []
+    for k in (0, 1):
+        older = data | {
+            "format": "concrete-study-model/5",
+            "state_dicts": {seed: members[k] for seed, members in data["state_dicts"].items()},
+        }
+        torch.save(older, tmp_path / "older.pt")
+        alone.append(load_model(tmp_path / "older.pt").served.ensemble.predict(mixtures))
+    np.testing.assert_allclose(both, np.mean(alone, axis=0), rtol=1e-6)
+    assert not np.allclose(alone[0], alone[1], rtol=1e-3)
+
+
 def test_an_interval_never_goes_below_zero(smoke_study):
     model = load_model(smoke_study / "results" / "final" / "model.pt")
     mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(4)
@@ -145,10 +167,15 @@ def test_tampered_model_files_are_refused(smoke_study, tmp_path):
     with pytest.raises(ModelFileError):
         load_model(truncated)
     data = torch.load(good, weights_only=True)
-    data["state_dicts"]["seed_0"]["0.weight"] = torch.zeros(3, 3)
+    data["state_dicts"]["seed_0"][1]["0.weight"] = torch.zeros(3, 3)
     damaged = tmp_path / "damaged.pt"
     torch.save(data, damaged)
     with pytest.raises(ModelFileError, match="damaged model file"):
+        load_model(damaged)
+    data = torch.load(good, weights_only=True)
+    data["state_dicts"]["seed_0"] = data["state_dicts"]["seed_0"][0]  # a dict, not a list of members
+    torch.save(data, damaged)
+    with pytest.raises(ModelFileError, match="damaged model file \\(a seed's weights are not a list"):
         load_model(damaged)
     data = torch.load(good, weights_only=True)
     data["peer"]["boosters"][1] = "tree\nnot a booster"

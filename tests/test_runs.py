@@ -1,5 +1,7 @@
 """Experiments expand to runs with readable ids; epoch variants share one job."""
 
+import re
+
 import pytest
 from conftest import ROOT
 
@@ -24,6 +26,10 @@ def test_run_ids_are_readable_and_canonical():
     assert embedded.id == "h128-64_adam_lr0.01_bs64_periodic_f0.1-1_e300"
     assert embedded.params()["frequency_scales"] == [0.1, 1.0] and Run(**embedded.params()) == embedded
     assert "frequency_scales" not in Run(embedding="periodic").params()
+    snap = Run(epochs=300, snapshots=[100, 200.0])
+    assert snap.id == "h128-64_adam_lr0.01_bs64_snap100-200_e300" and snap.members == (100, 200, 300)
+    assert snap.params()["snapshots"] == [100, 200] and Run(**snap.params()) == snap
+    assert "snapshots" not in run.params() and run.members == (300,)
     # Keys the optimizer, scheduler or embedding ignores do not make two equal trainings differ.
     assert Run(momentum=0.5, gamma=0.1, frequency_scales=[1.0]) == Run() and Run(**Run().params()) == Run()
 
@@ -39,11 +45,29 @@ def test_run_ids_are_readable_and_canonical():
         ({"embedding": "periodic", "frequency_scales": []}, "frequency_scales must list at least one"),
         ({"embedding": "periodic", "frequency_scales": [0.1, 0.0]}, "each > 0"),
         ({"embedding": "periodic", "frequency_scales": [0.1, 0.3, 1.0]}, "3 scales do not split the 8"),
+        ({"epochs": 10, "snapshots": [5, 10]}, "each from 1 to below epochs \\(10\\), got \\[5, 10\\]"),
+        ({"snapshots": [200, 100]}, "snapshots must list epochs in increasing order"),
+        ({"snapshots": [100, 100]}, "snapshots must list epochs in increasing order"),
+        ({"snapshots": [0]}, "each from 1 to below epochs"),
     ],
 )
 def test_a_run_that_cannot_train_is_refused(kw, message):
     with pytest.raises(ConfigError, match=message):
         Run(**kw)
+
+
+@pytest.mark.parametrize("where", ["base", "inspected"])
+def test_the_study_refuses_snapshots(where):
+    """Its tables and figures read one set of weights per seed: snapshots there are an error."""
+    config = load(ROOT / "config" / "config.yaml")
+    if where == "base":
+        config["bases"]["default"] = config["bases"]["default"] | {"snapshots": [100]}
+        key = "experiments.batch_size.grids[0]"  # the first experiment
+    else:
+        config["figures"]["inspected"] = {"snapshots": [100]}
+        key = "figures.inspected"
+    with pytest.raises(ConfigError, match=f"config key '{re.escape(key)}': run .* keeps snapshots"):
+        expand_study(config)
 
 
 def test_grid_is_a_cartesian_product_and_width_depth_build_hidden():

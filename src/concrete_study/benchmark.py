@@ -32,9 +32,10 @@ from concrete_study.runs import EPOCH_INDEPENDENT, Run
 
 
 def budgets(run: Run, epochs: list[int]) -> list[int]:
-    """The epoch budgets a candidate is judged at. Where the schedule ignores the total, every
-    configured budget up to the run's own epochs, read from one trajectory; otherwise its own."""
-    if run.scheduler not in EPOCH_INDEPENDENT:
+    """The epoch budgets a candidate is judged at. Where the schedule ignores the total and the
+    run keeps no snapshots, every configured budget up to the run's own epochs, read from one
+    trajectory; otherwise its own."""
+    if run.scheduler not in EPOCH_INDEPENDENT or run.snapshots:
         return [run.epochs]
     return sorted({e for e in epochs if e < run.epochs} | {run.epochs})
 
@@ -85,12 +86,16 @@ def inner_predictions(
         _, a = fit_and_scale(table, {"fit": inner_train, "val": inner_val}, fit="fit", columns=run.columns)
         parts.append((a["X_fit"], a["y_fit"], a["X_val"], a["y_val"]))
     steps = budgets(run, epochs)
-    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, tuple(steps))
+    kept = tuple(sorted({m for e in steps for m in run.with_epochs(e).members}))
+    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, kept)
     n_splits, n_seeds = len(parts), len(seeds)
     return {
         "epochs": np.asarray(steps),
         "predictions": np.stack(
-            [result.val_predictions_at[e].reshape(n_splits, n_seeds, -1) for e in steps]
+            [
+                result.member_predictions(run.with_epochs(e).members).reshape(n_splits, n_seeds, -1)
+                for e in steps
+            ]
         ).astype(np.float64),
         "y_val": np.stack([table.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]]),
     }
@@ -164,12 +169,14 @@ def retrain_and_test(
         parts.append((a["X_fit"], a["y_fit"]))
         scalers.append(scaler)
     steps = sorted({c["epochs"] for c in chosen})
+    kept = tuple(sorted({m for e in steps for m in run.with_epochs(e).members}))
     # Nothing is held out: no validation, only the weights at the chosen budgets.
-    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, tuple(steps))
+    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, kept)
     frames = []
     for i, (choice, scaler) in enumerate(zip(chosen, scalers, strict=True)):
-        weights = result.state_dicts_at[choice["epochs"]][i * len(seeds) : (i + 1) * len(seeds)]
-        ensemble = Ensemble(run.hidden, scaler, {seed_key(s): w for s, w in zip(seeds, weights, strict=True)})
+        weights = result.member_weights(run.with_epochs(choice["epochs"]).members)
+        mine = weights[i * len(seeds) : (i + 1) * len(seeds)]
+        ensemble = Ensemble(run.hidden, scaler, {seed_key(s): w for s, w in zip(seeds, mine, strict=True)})
         rows = splits["test"][choice["split"]]
         test = table.iloc[rows]
         per_seed = ensemble.predict(test)  # the one look at this split's test rows

@@ -50,6 +50,17 @@ class TrainResult:
     val_predictions_at: dict[int, np.ndarray] = field(default_factory=dict)
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = field(default_factory=dict)
 
+    def member_predictions(self, members: tuple[int, ...]) -> np.ndarray:
+        """The validation predictions (R, n_val) of models that average the weights kept after
+        the epochs `members` (Run.members; each in `snapshot_epochs`): the mean of theirs."""
+        if len(members) == 1:
+            return self.val_predictions_at[members[0]]
+        return np.mean([self.val_predictions_at[e] for e in members], axis=0)
+
+    def member_weights(self, members: tuple[int, ...]) -> list[list[dict[str, torch.Tensor]]]:
+        """Each replica's weights after the epochs `members`, in that order."""
+        return [list(w) for w in zip(*(self.state_dicts_at[e] for e in members), strict=True)]
+
 
 def pick_device(device: str) -> torch.device:
     """'auto' takes CUDA where present; 'cuda' without a GPU is an error."""

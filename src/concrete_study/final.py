@@ -58,9 +58,11 @@ def final_model(
     fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
     scaler, a = fit_and_scale(table, {"fit": fit_rows, "test": split["test"]}, fit="fit", columns=run.columns)
     # No held-out rows remain: the per-epoch "val" curve is the fit set itself, for monitoring.
-    result = train(run, seeds, a["X_fit"], a["y_fit"], a["X_fit"], a["y_fit"], device=device)
+    result = train(
+        run, seeds, a["X_fit"], a["y_fit"], a["X_fit"], a["y_fit"], device=device, snapshot_epochs=run.members
+    )
     names = [seed_key(s) for s in seeds]
-    ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.state_dicts, strict=True)))
+    ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.member_weights(run.members), strict=True)))
     served, interval, calibration_rows = calibrate(
         run, seeds, table, split, device, level, width, ensemble, peer
     )
@@ -148,10 +150,12 @@ def calibrate(
     _, a = fit_and_scale(
         table, {"train": split["train"], "val": split["val"]}, fit="train", columns=run.columns
     )
-    result = train(run, seeds, a["X_train"], a["y_train"], a["X_val"], a["y_val"], device=device)
+    x, y, x_val = a["X_train"], a["y_train"], a["X_val"]
+    result = train(run, seeds, x, y, x_val, a["y_val"], device=device, snapshot_epochs=run.members)
     y_val = a["y_val"].astype(np.float64)
-    val_pred = result.val_predictions.mean(axis=0).astype(np.float64)
-    parts = [result.val_predictions.astype(np.float64)]
+    ours = result.member_predictions(run.members)
+    val_pred = ours.mean(axis=0).astype(np.float64)
+    parts = [ours.astype(np.float64)]
     served = Served(ensemble)
     if peer:
         choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]))

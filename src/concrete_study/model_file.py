@@ -18,46 +18,50 @@ from concrete_study.evaluation import Interval, conformal_interval, seed_spread
 from concrete_study.inputs import DERIVED, derive
 from concrete_study.model import EMBEDDING_KEYS, build_mlp
 
-MODEL_FORMAT = "concrete-study-model/5"
+MODEL_FORMAT = "concrete-study-model/6"
 # /2: a network alone, no "peer" entry; /2 and /3: a fixed interval, "half_width" alone; before
-# /5: no embedding.
-READABLE = tuple(f"concrete-study-model/{v}" for v in (2, 3, 4)) + (MODEL_FORMAT,)
+# /5: no embedding; before /6: one state dict per seed, not a list of its members.
+READABLE = tuple(f"concrete-study-model/{v}" for v in (2, 3, 4, 5)) + (MODEL_FORMAT,)
 
 
 class Ensemble:
     """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw
     or derived, see inputs.py) computed from them, and embedded (embedding.py) where the state
-    dicts hold an embedding."""
+    dicts hold an embedding. Each seed's model is the mean of its members: the weights after its
+    last epoch and any snapshots it keeps (Run.members)."""
 
-    def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, dict]):
+    def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, list[dict]]):
         self.hidden = list(hidden)
         self.scaler = scaler
         self.state_dicts = state_dicts
-        self.models, self.embeddings = {}, {}
-        n_inputs = len(scaler.columns)
-        for name, sd in state_dicts.items():
-            embedded = [sd[k].numpy() for k in EMBEDDING_KEYS if k in sd]
-            if embedded:
-                expected = embedding.shapes(n_inputs)
-                if [a.shape for a in embedded] != expected:
-                    raise RuntimeError(
-                        f"{name}'s embedding has shapes {[a.shape for a in embedded]}, not {expected}"
-                    )
-            model = build_mlp(n_inputs * (embedding.WIDTH if embedded else 1), hidden)
-            model.load_state_dict({k: v for k, v in sd.items() if k not in EMBEDDING_KEYS})
-            model.eval()
-            self.models[name], self.embeddings[name] = model, embedded
+        self.models = {name: [self._member(name, sd) for sd in sds] for name, sds in state_dicts.items()}
+
+    def _member(self, name: str, sd: dict) -> tuple[torch.nn.Module, list[np.ndarray]]:
+        n_inputs = len(self.scaler.columns)
+        embedded = [sd[k].numpy() for k in EMBEDDING_KEYS if k in sd]
+        if embedded:
+            expected = embedding.shapes(n_inputs)
+            shapes = [a.shape for a in embedded]
+            if shapes != expected:
+                raise RuntimeError(f"{name}'s embedding has shapes {shapes}, not {expected}")
+        model = build_mlp(n_inputs * (embedding.WIDTH if embedded else 1), self.hidden)
+        model.load_state_dict({k: v for k, v in sd.items() if k not in EMBEDDING_KEYS})
+        model.eval()
+        return model, embedded
 
     def predict_scaled(self, x: np.ndarray) -> np.ndarray:
         """Predictions of every seed, (seeds, rows), from standardised inputs."""
         x = np.asarray(x, dtype=np.float32)
         out = []
         with torch.no_grad():
-            for name, model in self.models.items():
-                h = x
-                if self.embeddings[name]:  # numpy's pinned arithmetic, as in training
-                    h = embedding.forward(x[None], *(a[None] for a in self.embeddings[name]))[0][0]
-                out.append(model(torch.as_tensor(h)).squeeze(-1).numpy())
+            for members in self.models.values():
+                per_member = []
+                for model, embedded in members:
+                    h = x
+                    if embedded:  # numpy's pinned arithmetic, as in training
+                        h = embedding.forward(x[None], *(a[None] for a in embedded))[0][0]
+                    per_member.append(model(torch.as_tensor(h)).squeeze(-1).numpy())
+                out.append(per_member[0] if len(per_member) == 1 else np.mean(per_member, axis=0))
         return np.stack(out)
 
     def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
@@ -185,7 +189,12 @@ def load_model(path: str | Path) -> Model:
     if unknown:
         raise ModelFileError(f"{path}: reads an input this version cannot compute: {unknown[0]!r}")
     try:
-        ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), data["state_dicts"])
+        state_dicts = data["state_dicts"]
+        if data["format"] != MODEL_FORMAT:
+            state_dicts = {name: [sd] for name, sd in state_dicts.items()}
+        if not all(isinstance(sds, list) and sds for sds in state_dicts.values()):
+            raise TypeError("a seed's weights are not a list of its members")
+        ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), state_dicts)
         peer = data.get("peer")
         served = Served(ensemble, *(peer["boosters"], float(peer["weight"]), peer["params"]) if peer else ())
         if peer and (

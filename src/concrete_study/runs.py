@@ -59,11 +59,15 @@ class Run:
     # periodic only: the initial frequencies' standard deviations, each input's frequencies split
     # evenly among them (embedding.initial)
     frequency_scales: tuple[float, ...] = (0.1,)
+    # Earlier epochs whose weights the model keeps beside its last and averages with them, per
+    # seed (a snapshot ensemble): the benchmark's candidates and final.run only
+    snapshots: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         put(self, "hidden", tuple(int(w) for w in self.hidden))
         put(self, "frequency_scales", tuple(float(f) for f in self.frequency_scales))
+        put(self, "snapshots", tuple(int(e) for e in self.snapshots))
         for name, kind in (
             ("lr", float),
             ("momentum", float),
@@ -106,6 +110,13 @@ class Run:
                 f"frequency_scales: {len(self.frequency_scales)} scales do not split the "
                 f"{FREQUENCIES} frequencies per input evenly"
             )
+        if list(self.snapshots) != sorted(set(self.snapshots)) or any(
+            not 1 <= e < self.epochs for e in self.snapshots
+        ):
+            return (
+                f"snapshots must list epochs in increasing order, each from 1 to below epochs "
+                f"({self.epochs}), got {list(self.snapshots)}"
+            )
         if self.weight_decay < 0:
             return f"weight_decay must be >= 0, got {self.weight_decay:g}"
         if self.optimizer == "sgd_momentum" and not 0 < self.momentum < 1:
@@ -120,6 +131,7 @@ class Run:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["hidden"] = list(self.hidden)
         out["frequency_scales"] = list(self.frequency_scales)
+        out["snapshots"] = list(self.snapshots)
         if self.optimizer != "sgd_momentum":
             del out["momentum"]
         if self.scheduler != "step":
@@ -132,12 +144,20 @@ class Run:
             del out["embedding"]
         if self.frequency_scales == Run.frequency_scales:
             del out["frequency_scales"]
+        if not self.snapshots:
+            del out["snapshots"]
         return out
 
     @property
     def columns(self) -> list[str]:
         """The inputs the network reads, raw and derived (inputs.derive computes them)."""
         return INPUT_SETS[self.inputs]
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """The epochs after which the weights a seed's model averages are taken: its snapshots
+        and its last epoch."""
+        return (*self.snapshots, self.epochs)
 
     @property
     def id(self) -> str:
@@ -160,6 +180,8 @@ class Run:
             parts.append(self.embedding)
         if self.frequency_scales != Run.frequency_scales:
             parts.append("f" + "-".join(_num(f) for f in self.frequency_scales))
+        if self.snapshots:
+            parts.append("snap" + "-".join(str(e) for e in self.snapshots))
         parts.append(f"e{self.epochs}")
         return "_".join(parts)
 
@@ -249,6 +271,15 @@ def _depth_reads(study: Study, figure: dict) -> dict[str, list[str]]:
     return reads
 
 
+def _single_weights(run: Run, key: str) -> None:
+    """The study's tables and figures read one set of weights per seed: no snapshots."""
+    if run.snapshots:
+        raise ConfigError(
+            f"config key {key!r}: run {run.id!r} keeps snapshots, which only the benchmark's "
+            "candidates and final.run may: the study's tables and figures read one set of weights"
+        )
+
+
 def expand_study(config: dict) -> Study:
     """Expand every experiment (and the runs the figures name) into runs and jobs, and name the
     runs that every table and figure reads."""
@@ -262,6 +293,7 @@ def expand_study(config: dict) -> Study:
             except ConfigError as exc:
                 raise ConfigError(f"config key 'experiments.{name}.grids[{i}]': {exc}") from None
             for run in runs:
+                _single_weights(run, f"experiments.{name}.grids[{i}]")
                 study.runs[run.id] = run
                 ids.add(run.id)
         # Sorted: the order of keys in the config must not change params (and cause reruns).
@@ -284,6 +316,7 @@ def expand_study(config: dict) -> Study:
     if "inspected" in figures:
         # The weights and gradients figure may name a run that no sweep trains.
         run = resolve(config, figures["inspected"])
+        _single_weights(run, "figures.inspected")
         study.runs.setdefault(run.id, run)
         study.reads["inspected"] = [run.id]
 
