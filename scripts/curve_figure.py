@@ -3,8 +3,7 @@
 from concrete_study import plotting
 from concrete_study.files import read_json
 from concrete_study.logs import log_to
-from concrete_study.records import read_runs
-from concrete_study.runs import Run, hidden_slug
+from concrete_study.runs import Run, hidden_slug, read_runs
 
 
 def label(run: Run, keys: list[str]) -> str:

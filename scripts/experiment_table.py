@@ -2,7 +2,7 @@
 
 from concrete_study.files import write_csv, write_text
 from concrete_study.logs import log_to
-from concrete_study.records import read_runs
+from concrete_study.runs import read_runs
 from concrete_study.tables import experiment_table, table_markdown
 
 

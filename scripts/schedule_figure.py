@@ -5,7 +5,7 @@ import pandas as pd
 from concrete_study import plotting
 from concrete_study.files import write_csv
 from concrete_study.logs import log_to
-from concrete_study.records import read_runs
+from concrete_study.runs import read_runs
 
 
 def main(runs, png, data) -> None:

@@ -189,6 +189,14 @@ def test_engine_edit_retrains_every_job_and_what_reads_them(smoke_copy):
     }
 
 
+def test_runs_edit_leaves_the_peer_and_the_data_alone(smoke_copy):
+    """The peer's trees read no run: an edit to runs.py reruns the network's side only."""
+    edit(smoke_copy, "runs")
+    jobs = set(planned_jobs(smoke_copy))
+    assert {"train", "benchmark_inner", "final_model", "experiment_table"} <= jobs
+    assert not jobs & (DATA_RULES | {"benchmark_peer"})
+
+
 def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
     edit(smoke_copy, "data")
     assert planned_jobs(smoke_copy) == planned_jobs(smoke_copy, "--forceall")

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from concrete_study.files import atomic_path
-from concrete_study.runs import Run
 
 if TYPE_CHECKING:  # training jobs import this module but not pandas: it costs a second
     import pandas as pd
@@ -83,21 +82,6 @@ def write_val_predictions(path: str | Path, preds: np.ndarray, y_val: np.ndarray
         out.writerow(["row", "true", *[seed_key(s) for s in seeds]])
         for i, y in enumerate(y_val):
             out.writerow([i, repr(float(y)), *[repr(float(p)) for p in preds[:, i]]])
-
-
-def read_runs(reads: list[dict]) -> list[tuple[str, Run, pd.DataFrame]]:
-    """The runs an output reads, each {"id", "run" (its params), "history" (its job's file)}:
-    the id, the Run and the run's rows of that history. Each file is read once."""
-    import pandas as pd
-
-    files: dict[str, pd.DataFrame] = {}
-    out = []
-    for read in reads:
-        run = Run(**read["run"])
-        if read["history"] not in files:
-            files[read["history"]] = pd.read_csv(read["history"])
-        out.append((read["id"], run, run_history(files[read["history"]], run.epochs)))
-    return out
 
 
 def run_history(history: pd.DataFrame, epochs: int) -> pd.DataFrame:

@@ -10,9 +10,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from concrete_study.errors import ConfigError
 from concrete_study.inputs import INPUT_SETS
+from concrete_study.records import run_history
+
+if TYPE_CHECKING:  # the Snakefile imports this module: pandas only where a table is read
+    import pandas as pd
 
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 SCHEDULERS = ("none", "step", "cosine")
@@ -329,3 +334,18 @@ def expand_study(config: dict) -> Study:
             study.job_of[rid] = longest
         study.jobs[longest] = study.runs[longest]
     return study
+
+
+def read_runs(reads: list[dict]) -> list[tuple[str, Run, pd.DataFrame]]:
+    """The runs an output reads, each {"id", "run" (its params), "history" (its job's file)}:
+    the id, the Run and the run's rows of that history. Each file is read once."""
+    import pandas as pd
+
+    files: dict[str, pd.DataFrame] = {}
+    out = []
+    for read in reads:
+        run = Run(**read["run"])
+        if read["history"] not in files:
+            files[read["history"]] = pd.read_csv(read["history"])
+        out.append((read["id"], run, run_history(files[read["history"]], run.epochs)))
+    return out
