@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from concrete_study.benchmark import read_inner
-from concrete_study.peer import blend_weight
+from concrete_study.evaluation import blend_weight
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from concrete_study.benchmark import (
     summarize_benchmark,
     with_spread,
 )
-from concrete_study.evaluation import seed_spread
+from concrete_study.evaluation import calibration_rows
 from concrete_study.files import read_json, write_csv, write_json, write_text
 from concrete_study.logs import log_to
 
@@ -26,7 +26,7 @@ from concrete_study.logs import log_to
 def calibration(inner_seeds: dict, y_val) -> dict:
     """Per split, a model's residuals and spread on the inner validation rows, from its inner
     predictions per seed: what its interval is calibrated on."""
-    return {s: (y_val[s] - p.mean(axis=0), seed_spread(p)) for s, p in inner_seeds.items()}
+    return {s: calibration_rows(y_val[s], [p]) for s, p in inner_seeds.items()}
 
 
 def read_predictions(paths) -> pd.DataFrame:

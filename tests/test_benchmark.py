@@ -27,8 +27,14 @@ from concrete_study.benchmark import (
 )
 from concrete_study.data import TARGET, read_raw
 from concrete_study.errors import DataError
-from concrete_study.evaluation import Interval, conformal_quantile, seed_spread
-from concrete_study.peer import blend_weight, grid_points, peer_split
+from concrete_study.evaluation import (
+    Interval,
+    blend_weight,
+    calibration_rows,
+    conformal_quantile,
+    seed_spread,
+)
+from concrete_study.peer import grid_points, peer_split
 from concrete_study.runs import Run
 from concrete_study.splits import (
     check_md5s,
@@ -278,6 +284,14 @@ def test_the_spread_and_the_interval_by_hand():
     network, peer = np.array([[1.0, 4.0], [3.0, 4.0]]), np.array([[5.0, 4.0], [5.0, 4.0]])
     np.testing.assert_allclose(seed_spread(network), [math.sqrt(2), 0.0])
     np.testing.assert_allclose(seed_spread(network, peer), [math.sqrt(2 + 0 + 9), 0.0])
+    # What calibrates them on rows of strength 3 and 4: the residuals of the means (2 and 4), or of
+    # 0.25 x the network's + 0.75 x the peer's (4.25 and 4), and those spreads.
+    residuals, spread = calibration_rows(np.array([3.0, 4.0]), [network])
+    np.testing.assert_allclose(residuals, [1.0, 0.0])
+    np.testing.assert_allclose(spread, seed_spread(network))
+    residuals, spread = calibration_rows(np.array([3.0, 4.0]), [network, peer], 0.25)
+    np.testing.assert_allclose(residuals, [-1.25, 0.0])
+    np.testing.assert_allclose(spread, seed_spread(network, peer))
     # Scores |r| / (spread + median spread 1): 0.5, 1, 0.75; at level 0.5 the 2nd smallest.
     interval = Interval.calibrate([1.0, -2.0, 3.0], np.array([1.0, 1.0, 3.0]), 0.5, "spread")
     assert (interval.scale, interval.offset) == (0.75, 1.0)

@@ -18,6 +18,8 @@ from concrete_study.data import TARGET, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
     Interval,
+    blend_weight,
+    calibration_rows,
     conformal_interval,
     interval_coverage,
     regression_metrics,
@@ -26,7 +28,6 @@ from concrete_study.evaluation import (
 from concrete_study.files import atomic_path
 from concrete_study.markdown import markdown_table
 from concrete_study.model_file import Ensemble
-from concrete_study.peer import blend_weight
 from concrete_study.records import seed_key
 from concrete_study.runs import EPOCH_INDEPENDENT, Run
 
@@ -271,7 +272,7 @@ def blend(
     weights: list[float],
 ) -> tuple[list[dict], pd.DataFrame, dict]:
     """Per split, weight * network + (1 - weight) * peer, the weight of `weights` whose blend of the
-    two seed ensembles predicts the split's inner validation rows best (peer.blend_weight).
+    two seed ensembles predicts the split's inner validation rows best (evaluation.blend_weight).
     `network_inner` maps a split to the network's inner predictions per seed; `peer_chosen`
     holds the peer's choices per split, with its own. Returns the blend's choices (weight, inner
     MSE), its test predictions (seed k blends the network's seed k with the peer's; the spread
@@ -281,8 +282,7 @@ def blend(
         s = c["split"]
         ours, theirs = network_inner[s], np.asarray(pc["inner_val_predictions"])
         w, mse = blend_weight(ours.mean(axis=0), theirs.mean(axis=0), y_val[s], weights)
-        mixed = w * ours.mean(axis=0) + (1 - w) * theirs.mean(axis=0)
-        calibration[s] = (y_val[s] - mixed, seed_spread(ours, theirs))
+        calibration[s] = calibration_rows(y_val[s], [ours, theirs], w)
         choices.append({"split": s, "weight": w, "inner_val_mse": mse})
         n = network[network["split"] == s].sort_values("row").reset_index(drop=True)
         p = peer[peer["split"] == s].sort_values("row").reset_index(drop=True)

@@ -44,6 +44,23 @@ def seed_spread(*parts: np.ndarray) -> np.ndarray:
     return np.sqrt(var)
 
 
+def blend_weight(network, peer, strength, weights: list[float]) -> tuple[float, float]:
+    """The weight on the network, of `weights` (the config's `benchmark.peer.blend_weights`), whose
+    weight * network + (1 - weight) * peer predicts `strength` best (ties: the first), and that
+    blend's MSE. `strength` is rows neither model trained on."""
+    mse = [float(np.mean((w * network + (1 - w) * peer - strength) ** 2)) for w in weights]
+    return float(weights[int(np.argmin(mse))]), min(mse)
+
+
+def calibration_rows(strength, parts: list[np.ndarray], weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """What an interval is calibrated on, from rows the model did not train on: the residuals of
+    its prediction (a part's seed mean, or for two parts weight x the first's + (1 - weight) x
+    the second's) and each row's `seed_spread`. Each part is (seeds, rows)."""
+    means = [p.mean(axis=0) for p in parts]
+    predicted = means[0] if len(means) == 1 else weight * means[0] + (1 - weight) * means[1]
+    return strength - predicted, seed_spread(*parts)
+
+
 WIDTHS = ("fixed", "spread")
 
 

@@ -12,7 +12,9 @@ from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
 from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
     Interval,
+    blend_weight,
     bootstrap_mse_interval,
+    calibration_rows,
     conformal_interval,
     interval_coverage,
     permutation_importance,
@@ -20,7 +22,7 @@ from concrete_study.evaluation import (
     seed_spread,
 )
 from concrete_study.model_file import Ensemble, Served, model_bundle
-from concrete_study.peer import blend_weight, raw_rows, retrain, tune
+from concrete_study.peer import raw_rows, retrain, tune
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
@@ -153,18 +155,13 @@ def calibrate(
     x, y, x_val = a["X_train"], a["y_train"], a["X_val"]
     result = train(run, seeds, x, y, x_val, a["y_val"], device=device, snapshot_epochs=run.members)
     y_val = a["y_val"].astype(np.float64)
-    ours = result.member_predictions(run.members)
-    val_pred = ours.mean(axis=0).astype(np.float64)
-    parts = [ours.astype(np.float64)]
-    served = Served(ensemble)
+    parts, weight, served = [result.member_predictions(run.members).astype(np.float64)], 1.0, Served(ensemble)
     if peer:
         choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]))
-        theirs = np.asarray(choice["inner_val_predictions"])
-        weight, _ = blend_weight(val_pred, theirs.mean(axis=0), y_val, peer["blend_weights"])
-        val_pred = weight * val_pred + (1 - weight) * theirs.mean(axis=0)
-        parts.append(theirs)
+        parts.append(np.asarray(choice["inner_val_predictions"]))
+        weight, _ = blend_weight(*(p.mean(axis=0) for p in parts), y_val, peer["blend_weights"])
         boosters = retrain(
             peer, choice, seeds, *raw_rows(table, np.concatenate([split["train"], split["val"]]))
         )
         served = Served(ensemble, [b.model_to_string() for b in boosters], weight, choice["params"])
-    return served, Interval.calibrate(y_val - val_pred, seed_spread(*parts), level, width), len(y_val)
+    return served, Interval.calibrate(*calibration_rows(y_val, parts, weight), level, width), len(y_val)

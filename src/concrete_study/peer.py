@@ -22,14 +22,6 @@ from concrete_study.inputs import FEATURES
 from concrete_study.records import seed_key
 
 
-def blend_weight(network, peer, strength, weights: list[float]) -> tuple[float, float]:
-    """The weight on the network, of `weights` (the config's `benchmark.peer.blend_weights`), whose
-    weight * network + (1 - weight) * peer predicts `strength` best (ties: the first), and that
-    blend's MSE. `strength` is rows neither model trained on."""
-    mse = [float(np.mean((w * network + (1 - w) * peer - strength) ** 2)) for w in weights]
-    return float(weights[int(np.argmin(mse))]), min(mse)
-
-
 def grid_points(peer: dict) -> list[dict]:
     """The product of the grid's value lists, in the config's order."""
     keys = list(peer["grid"])
