@@ -69,7 +69,10 @@ def test_the_headline_is_the_final_model_and_the_benchmark(smoke_study):
     lo, hi = (math.sqrt(v) for v in final["test_mse_ci95"])
     assert f"| {final['test_rmse']:.2f} ({lo:.2f}-{hi:.2f}) | {final['test_mae']:.2f} |" in page
     assert "| Original study's final model | 5.51 |" in page  # MSE 30.41
-    assert "| Final model: MLP [16, 8] on the derived inputs through periodic embeddings blended with" in page
+    assert (
+        "| Final model: MLP [16, 8] on the derived inputs through periodic embeddings, each seed the mean "
+        "of 2 snapshots, blended with" in page
+    )
     assert f"| Its LightGBM peer alone | {final['peer']['rmse']:.2f} |" in page  # the smoke study blends
     assert f"| {bench['rmse_mean']:.2f} ± {bench['rmse_se']:.2f} | measured here |" in page
     assert "| Best published: WGBoost | 4.15 ± 0.52 (sd) |" in page

@@ -111,10 +111,12 @@ def summary_markdown(final: dict, benchmark: dict, published: pd.DataFrame, buil
     run = final["run"]
     network = f"MLP [{hidden}]" + (" on the derived inputs" if run.get("inputs") == "derived" else "")
     network += " through periodic embeddings" if run.get("embedding") == "periodic" else ""
+    if run.get("snapshots"):
+        network += f", each seed the mean of {len(run['snapshots']) + 1} snapshots"
     name = f"Final model: {network}, {len(final['seeds'])}-seed ensemble"
     if "blend" in final:
         name = (
-            f"Final model: {network} blended with LightGBM, {final['blend']['weight']:.1f} on the "
+            f"Final model: {network}, blended with LightGBM, {final['blend']['weight']:.1f} on the "
             f"network, {len(final['seeds'])} seeds each"
         )
     rows = [
