@@ -65,7 +65,7 @@ def final_model(
     )
     names = [seed_key(s) for s in seeds]
     ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.member_weights(run.members), strict=True)))
-    served, interval, calibration_rows = calibrate(
+    served, interval, n_calibration = calibrate(
         run, seeds, table, split, device, level, width, ensemble, peer
     )
 
@@ -84,7 +84,7 @@ def final_model(
     lo, hi = bootstrap_mse_interval(y_test, mean, n_boot)
     half = interval.half_width(seed_spread(*parts)) * np.ones(len(y_test))
     interval_record = interval.to_dict() | {
-        "calibration_rows": calibration_rows,
+        "calibration_rows": n_calibration,
         "test_coverage": interval_coverage(y_test, *conformal_interval(mean, half)),
         "test_half_width_mean": float(half.mean()),
         "test_half_width_range": [float(half.min()), float(half.max())],
