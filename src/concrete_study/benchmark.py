@@ -41,6 +41,12 @@ def budgets(run: Run, epochs: list[int]) -> list[int]:
     return sorted({e for e in epochs if e < run.epochs} | {run.epochs})
 
 
+def _kept(run: Run, steps: list[int]) -> tuple[int, ...]:
+    """The epochs a trajectory keeps weights and predictions at: every budget's members (the
+    budgets themselves and the run's snapshots)."""
+    return tuple(sorted(set(steps) | set(run.snapshots)))
+
+
 def _train_splits(run, seeds, parts, device, snapshot_epochs) -> TrainResult:
     """Train every (split, seed) replica side by side, split-major: replica s * K + k.
 
@@ -87,8 +93,7 @@ def inner_predictions(
         _, a = fit_and_scale(table, {"fit": inner_train, "val": inner_val}, fit="fit", columns=run.columns)
         parts.append((a["X_fit"], a["y_fit"], a["X_val"], a["y_val"]))
     steps = budgets(run, epochs)
-    kept = tuple(sorted({m for e in steps for m in run.with_epochs(e).members}))
-    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, kept)
+    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, _kept(run, steps))
     n_splits, n_seeds = len(parts), len(seeds)
     return {
         "epochs": np.asarray(steps),
@@ -170,9 +175,8 @@ def retrain_and_test(
         parts.append((a["X_fit"], a["y_fit"]))
         scalers.append(scaler)
     steps = sorted({c["epochs"] for c in chosen})
-    kept = tuple(sorted({m for e in steps for m in run.with_epochs(e).members}))
     # Nothing is held out: no validation, only the weights at the chosen budgets.
-    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, kept)
+    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, _kept(run, steps))
     frames = []
     for i, (choice, scaler) in enumerate(zip(chosen, scalers, strict=True)):
         weights = result.member_weights(run.with_epochs(choice["epochs"]).members)
