@@ -131,7 +131,7 @@ def main() -> int:
         if problems:
             print(
                 "dvc.lock: code, config and data are those it records (the deps check), so the numbers "
-                "below moved because of the machine, not a change: see README, Reproducibility",
+                "below moved because of the machine, not a change: see docs/reproducibility.md",
                 file=sys.stderr,
             )
     else:

@@ -18,7 +18,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,18 +28,8 @@ from concrete_study.numerics import UNPINNED
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def copy_repo(dest: Path) -> None:
-    names = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.split("\0")
-    for name in filter(None, names):
-        if (ROOT / name).is_file() and not name.startswith("results/"):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    (dest / "data").mkdir(exist_ok=True)
-    shutil.copytree(ROOT / "data", dest / "data", dirs_exist_ok=True)
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import copy_repo  # noqa: E402  (the one copy of a checkout, as the tests make it)
 
 
 def first_row(tsv: Path) -> dict:

@@ -49,7 +49,7 @@ rule benchmark_splits:
         script_path("benchmark_splits")
 
 
-# A candidate's splits train in benchmark.jobs_per_candidate jobs, each a group of them side by side.
+# A candidate's splits train in two jobs (SPLIT_GROUPS), each a group of them side by side.
 rule benchmark_inner:
     input:
         clean=rules.ingest.output.clean,
@@ -67,10 +67,9 @@ rule benchmark_inner:
         mem_mb=1500,
         runtime=30,
     params:
-        run=lambda wc: CANDIDATES[wc.candidate].params(),
+        run=candidate_run,
         splits=group_splits,
         seeds=SEEDS,
-        epochs=BENCHMARK["epochs"],
         device=config["device"],
     script:
         script_path("benchmark_inner")
@@ -85,7 +84,7 @@ rule benchmark_select:
     log:
         "results/logs/benchmark/select.log",
     params:
-        names=list(CANDIDATES),  # the order of the inputs; ties go to the first
+        candidates=candidate_params(),  # in the order of the inputs; ties go to the first
     script:
         script_path("benchmark_select")
 
@@ -108,7 +107,7 @@ rule benchmark_retrain:
         mem_mb=1500,
         runtime=30,
     params:
-        run=lambda wc: CANDIDATES[wc.candidate].params(),
+        run=candidate_run,
         splits=group_splits,
         seeds=SEEDS,
         device=config["device"],
@@ -134,7 +133,7 @@ rule benchmark_peer:
         mem_mb=500,
         runtime=10,
     params:
-        peer=PEER_TRAINING,
+        peer=PEER,
         seeds=SEEDS,
     script:
         script_path("benchmark_peer")
@@ -162,9 +161,7 @@ rule benchmark_summary:
     params:
         seeds=SEEDS,
         names=list(CANDIDATES),  # the order of the inner inputs
-        blend_weights=PEER["blend_weights"] if PEER else None,
         level=config["interval_level"],
-        width=config["interval_width"],
     script:
         script_path("benchmark_summary")
 

@@ -22,14 +22,13 @@ SEEDS = list(range(config["seeds"]))
 BENCHMARK = config["benchmark"]
 # The peer's settings with sorted keys: their order in the config must not cause reruns.
 PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
-# What the peer's own jobs train by: the blend's weights are read only where the blend is made,
-# so a new weight does not retrain the peer.
-PEER_TRAINING = {k: v for k, v in PEER.items() if k != "blend_weights"} if PEER else None
 SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}
-# The split numbers each of a candidate's jobs trains (benchmark.jobs_per_candidate).
-SPLIT_GROUPS = split_groups(BENCHMARK["splits"], BENCHMARK["jobs_per_candidate"])
+# The split numbers each of a candidate's jobs trains: two jobs a candidate, so that its chain
+# (inner, select, retrain) runs on two cores. A replica trains the same bytes in a stack of any
+# size, so the grouping changes the time, never a result.
+SPLIT_GROUPS = split_groups(BENCHMARK["splits"], 2)
 try:
     check_raw_md5(config["data"]["raw"], config["data"]["md5"])
     # Damaged or inconsistent split files stop the workflow before any job; missing ones are
@@ -159,6 +158,16 @@ def candidate_files(output):
     """One output of a candidate's jobs (benchmark_inner, benchmark_retrain) per candidate and split
     group: candidate by candidate, each one's in split order."""
     return expand(output, candidate=CANDIDATES, group=range(len(SPLIT_GROUPS)))
+
+
+def candidate_run(wildcards):
+    """The hyperparameters of a job's candidate."""
+    return CANDIDATES[wildcards.candidate].params()
+
+
+def candidate_params():
+    """Every candidate's hyperparameters, by name, in the config's order."""
+    return {name: run.params() for name, run in CANDIDATES.items()}
 
 
 def group_splits(wildcards):

@@ -1,4 +1,4 @@
-# Task 6: the chosen configuration retrained on train+val with every seed and tested once.
+# Task 6: the benchmark's protocol on the study's split: chosen on val, retrained on train+val, tested once.
 
 
 localrules:
@@ -15,7 +15,6 @@ rule final_model:
     output:
         model="results/final/model.pt",
         metrics="results/final/metrics.json",
-        history="results/final/history.csv",
         test_predictions=captioned("results/final/test_predictions.csv", "final_predictions", "6 Final model"),
         fit_predictions="results/final/fit_predictions.csv",
         importance=captioned("results/final/importance.csv", "importance_table", "6 Final model"),
@@ -25,17 +24,16 @@ rule final_model:
         "results/benchmarks/final_model.tsv"
     threads: config["threads"]
     resources:
-        mem_mb=600,
+        mem_mb=1000,
         runtime=10,
     params:
-        run=resolve(config, config["final"]["run"]).params(),
+        candidates=candidate_params(),
+        peer=PEER,
         seeds=SEEDS,
         device=config["device"],
+        level=config["interval_level"],
         bootstrap=config["final"]["bootstrap"],
         repeats=config["final"]["importance_repeats"],
-        level=config["interval_level"],
-        width=config["interval_width"],
-        peer=PEER if config["final"]["peer"] else None,
     script:
         script_path("final_model")
 

@@ -14,6 +14,7 @@ rule summary:
     output:
         json="results/summary.json",
         md=captioned("results/summary.md", "result", "0 Result"),
+        rst="results/summary.rst",  # the report's first page (report/workflow.rst)
     log:
         "results/logs/summary.log",
     script:

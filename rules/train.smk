@@ -17,9 +17,9 @@ rule train:
         "results/benchmarks/train/{job}.tsv"
     # The deep nets are the longest jobs: start them first.
     priority: lambda wc: 10 if is_deep(wc) else 0
-    threads: lambda wc: config["deep_threads"] if is_deep(wc) else config["threads"]
+    threads: config["threads"]
     resources:
-        mem_mb=600,
+        mem_mb=1000,
         runtime=lambda wc: 30 if is_deep(wc) else 10,
     params:
         run=lambda wc: STUDY.jobs[wc.job].params(),

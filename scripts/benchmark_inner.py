@@ -3,21 +3,21 @@
 import numpy as np
 import torch
 
-from concrete_study.benchmark import inner_predictions, write_inner
 from concrete_study.data import read_clean
 from concrete_study.logs import log_to
+from concrete_study.protocol import inner_predictions, write_inner
 from concrete_study.runs import Run
 from concrete_study.splits import splits_subset
 
 
-def main(clean, splits_file, numbers, run, seeds, epochs, device, threads, out) -> None:
+def main(clean, splits_file, numbers, run, seeds, device, threads, out) -> None:
     torch.set_num_threads(threads)
     table = read_clean(clean)
     with np.load(splits_file) as npz:
         splits = splits_subset(dict(npz), numbers)
-    inner = inner_predictions(run, seeds, table, splits, epochs, device)
+    inner = inner_predictions(run, seeds, table, splits, device)
     write_inner(out, numbers, inner)
-    print(f"{run.id}: {len(seeds)} seeds x splits {numbers}, budgets {inner['epochs'].tolist()}")
+    print(f"{run.id}: {len(seeds)} seeds x splits {numbers}")
 
 
 with log_to(snakemake.log[0]):
@@ -27,7 +27,6 @@ with log_to(snakemake.log[0]):
         snakemake.params.splits,
         Run(**snakemake.params.run),
         snakemake.params.seeds,
-        snakemake.params.epochs,
         snakemake.params.device,
         snakemake.threads,
         snakemake.output.inner,

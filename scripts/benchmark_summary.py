@@ -13,20 +13,20 @@ from concrete_study.benchmark import (
     interval_predictions,
     paired_difference,
     per_split_scores,
-    read_inner,
     side_by_side,
     summarize_benchmark,
     with_spread,
 )
-from concrete_study.evaluation import calibration_rows
+from concrete_study.evaluation import Blend
 from concrete_study.files import read_json, write_csv, write_json, write_text
 from concrete_study.logs import log_to
+from concrete_study.protocol import read_inner
 
 
 def calibration(inner_seeds: dict, y_val) -> dict:
     """Per split, a model's residuals and spread on the inner validation rows, from its inner
     predictions per seed: what its interval is calibrated on."""
-    return {s: calibration_rows(y_val[s], [p]) for s, p in inner_seeds.items()}
+    return {s: Blend().calibration(y_val[s], [p]) for s, p in inner_seeds.items()}
 
 
 def read_predictions(paths) -> pd.DataFrame:
@@ -36,12 +36,12 @@ def read_predictions(paths) -> pd.DataFrame:
     return with_spread(pd.concat([f for f in frames if len(f)], ignore_index=True))
 
 
-def scored(predictions, chosen, calibration, seeds, level, width):
+def scored(predictions, chosen, calibration, seeds, level):
     """Per-split scores, intervals and summary of one model's test predictions."""
-    chosen, predictions = calibrated(predictions, chosen, calibration, level, width)
+    chosen, predictions = calibrated(predictions, chosen, calibration, level)
     per_split = per_split_scores(predictions, chosen, seeds)
     intervals = interval_predictions(predictions)
-    return per_split, intervals, summarize_benchmark(per_split, intervals, level) | {"interval_width": width}
+    return per_split, intervals, summarize_benchmark(per_split, intervals, level)
 
 
 def main(
@@ -51,11 +51,9 @@ def main(
     names,
     peer_files,
     peer_choices,
-    blend_weights,
     published,
     seeds,
     level,
-    width,
     out,
 ):
     chosen = read_json(selection_file)["splits"]
@@ -64,22 +62,19 @@ def main(
     network_inner = {c["split"]: chosen_inner_seeds(inner, c) for c in chosen}
     predictions = read_predictions(prediction_files)
     per_split, intervals, summary = scored(
-        predictions, chosen, calibration(network_inner, y_val), seeds, level, width
+        predictions, chosen, calibration(network_inner, y_val), seeds, level
     )
     if peer_files:
         peer_predictions = read_predictions(peer_files)
         peer_chosen = [read_json(p) for p in peer_choices]
         peer_inner = {c["split"]: np.asarray(c["inner_val_predictions"]) for c in peer_chosen}
         peer_calibration = calibration(peer_inner, y_val)
-        peer, _, summary["peer"] = scored(
-            peer_predictions, peer_chosen, peer_calibration, seeds, level, width
-        )
+        peer, _, summary["peer"] = scored(peer_predictions, peer_chosen, peer_calibration, seeds, level)
         summary["paired"] = paired_difference(per_split, peer)
         blend_chosen, mixed, blend_calibration = blend(
-            chosen, network_inner, peer_chosen, y_val, predictions, peer_predictions, blend_weights
+            network_inner, peer_chosen, y_val, predictions, peer_predictions
         )
-        blended, _, summary["blend"] = scored(mixed, blend_chosen, blend_calibration, seeds, level, width)
-        summary["blend"]["weight_mean"] = float(blended["weight"].mean())
+        blended, _, summary["blend"] = scored(mixed, blend_chosen, blend_calibration, seeds, level)
         per_split = side_by_side(per_split, peer, blended)
     table = comparison_table(summary, pd.read_csv(published))
     write_csv(out.test_predictions, intervals)
@@ -98,10 +93,8 @@ with log_to(snakemake.log[0]):
         snakemake.params.names,
         snakemake.input.peer,
         snakemake.input.peer_choices,
-        snakemake.params.blend_weights,
         snakemake.input.published,
         snakemake.params.seeds,
         snakemake.params.level,
-        snakemake.params.width,
         snakemake.output,
     )

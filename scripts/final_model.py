@@ -1,4 +1,4 @@
-"""Task 6: retrain the chosen configuration on train+val with every seed, test it once."""
+"""Task 6: the benchmark's protocol on the study's split, tested once."""
 
 from pathlib import Path
 
@@ -8,16 +8,14 @@ from concrete_study.data import read_clean, read_study_split
 from concrete_study.files import remove_temporaries, save_torch, write_csv, write_json
 from concrete_study.final import final_model
 from concrete_study.logs import log_to
-from concrete_study.records import write_history
 from concrete_study.runs import Run
 
 
-def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, level, width, peer, out) -> None:
+def main(clean, split_files, candidates, peer, seeds, device, threads, level, n_boot, repeats, out) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.model).parent)
     table, split = read_clean(clean), read_study_split(split_files)
-    final = final_model(run, seeds, table, split, device, n_boot, repeats, level, width, peer)
-    write_history(out.history, final.result, seeds)
+    final = final_model(candidates, seeds, table, split, device, peer, level, n_boot, repeats)
     write_csv(out.test_predictions, final.test_predictions)
     write_csv(out.fit_predictions, final.fit_predictions)
     write_csv(out.importance, final.importance)
@@ -25,8 +23,9 @@ def main(clean, split_files, run, seeds, device, threads, n_boot, repeats, level
     write_json(out.metrics, final.metrics)
     m = final.metrics
     print(
-        f"test MSE ensemble {m['test_mse']:.3f} (95% CI {m['test_mse_ci95'][0]:.2f}-"
-        f"{m['test_mse_ci95'][1]:.2f}), single seeds {m['test_mse_mean_single_seed']:.3f}"
+        f"{m['chosen']['candidate']}: test RMSE {m['test_rmse']:.3f}, MSE {m['test_mse']:.3f} "
+        f"(95% CI {m['test_mse_ci95'][0]:.2f}-{m['test_mse_ci95'][1]:.2f}), "
+        f"single seeds {m['test_mse_mean_single_seed']:.3f}"
     )
 
 
@@ -34,14 +33,13 @@ with log_to(snakemake.log[0]):
     main(
         snakemake.input.clean,
         {p: snakemake.input[p] for p in ("train", "val", "test")},
-        Run(**snakemake.params.run),
+        {name: Run(**params) for name, params in snakemake.params.candidates.items()},
+        snakemake.params.peer,
         snakemake.params.seeds,
         snakemake.params.device,
         snakemake.threads,
+        snakemake.params.level,
         snakemake.params.bootstrap,
         snakemake.params.repeats,
-        snakemake.params.level,
-        snakemake.params.width,
-        snakemake.params.peer,
         snakemake.output,
     )

@@ -1,18 +1,19 @@
-"""The study's result on one page (results/summary.md, the report's first) and its headline numbers
-(results/summary.json, what `dvc metrics show` prints)."""
+"""The study's result on one page (results/summary.md; summary.rst, the report's first page) and
+its headline numbers (results/summary.json, what `dvc metrics show` prints)."""
 
 import pandas as pd
 
 from concrete_study.files import read_json, write_json, write_text
 from concrete_study.logs import log_to
-from concrete_study.summary import commit_state, headline, lock_state, summary_markdown
+from concrete_study.summary import headline, summary_page
 
 
-def main(final_file, benchmark_file, published, out) -> None:
+def main(final_file, benchmark_file, published_file, out) -> None:
     final, benchmark = read_json(final_file), read_json(benchmark_file)
-    built_from = f"{commit_state('.')}; {lock_state('.', written=[out.json])}"
+    published = pd.read_csv(published_file)
     write_json(out.json, headline(final, benchmark))
-    write_text(out.md, summary_markdown(final, benchmark, pd.read_csv(published), built_from))
+    write_text(out.md, summary_page(final, benchmark, published, "md"))
+    write_text(out.rst, summary_page(final, benchmark, published, "rst"))
 
 
 with log_to(snakemake.log[0]):

@@ -42,6 +42,13 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+def poisoned(table: pd.DataFrame, rows) -> pd.DataFrame:
+    """The table with these rows changed beyond recognition: for tests that no result reads them."""
+    out = table.copy()
+    out.iloc[rows, :] = out.iloc[rows, :].to_numpy() * 100 + 1000
+    return out
+
+
 def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real snakemake in `cwd` (a copy of the repository)."""
     # The copy's own library, not the checkout's, is what its jobs import.

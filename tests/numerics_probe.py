@@ -72,16 +72,17 @@ def smoke(raw: str, config_file: str) -> dict[str, str]:
     split = split_indices(len(table), fractions, config["split"]["seed"])
     _, arrays = fit_and_scale(table, split, fit="train")
     coef = np.asarray(baselines(arrays)["linear_coefficients"])
-    run = resolve(config, config["final"]["run"])
+    candidates = {r.id: r for r in (resolve(config, c) for c in config["benchmark"]["candidates"])}
     final = final_model(
-        run,
+        candidates,
         list(range(config["seeds"])),
         table,
         split,
         "cpu",
+        config["benchmark"]["peer"],
+        config["interval_level"],
         config["final"]["bootstrap"],
         config["final"]["importance_repeats"],
-        config["interval_level"],
     )
     buffer = io.BytesIO()
     torch.save(final.bundle, buffer)

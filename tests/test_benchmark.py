@@ -11,30 +11,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import RAW, ROOT, SMOKE, SPLITS, copy_repo, snakemake
+from conftest import RAW, ROOT, SMOKE, SPLITS, copy_repo, poisoned, snakemake
 
 from concrete_study.benchmark import (
     calibrated,
-    inner_predictions,
     interval_predictions,
     paired_difference,
     per_split_scores,
-    read_inner,
     retrain_and_test,
-    select,
     summarize_benchmark,
-    write_inner,
 )
-from concrete_study.data import TARGET, read_raw
+from concrete_study.data import read_raw
 from concrete_study.errors import DataError
-from concrete_study.evaluation import (
-    Interval,
-    blend_weight,
-    calibration_rows,
-    conformal_quantile,
-    seed_spread,
-)
+from concrete_study.evaluation import Blend, Interval, conformal_quantile, seed_spread
 from concrete_study.peer import grid_points, peer_split
+from concrete_study.protocol import inner_predictions, read_inner, select, write_inner
 from concrete_study.runs import Run
 from concrete_study.splits import (
     check_md5s,
@@ -146,12 +137,6 @@ def _one_split(index):
     }
 
 
-def _poison(table, rows):
-    out = table.copy()
-    out.iloc[rows, :] = out.iloc[rows, :].to_numpy() * 100 + 1000
-    return out
-
-
 @pytest.mark.parametrize("index", [0, 7])
 def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, index):
     """Change the split's test rows beyond recognition: the choice and its interval do not move,
@@ -161,13 +146,10 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
     candidates = {"a": Run(hidden=[4], epochs=4), "b": Run(hidden=[6], epochs=4)}
 
     def choose(t):
-        inner = {
-            name: inner_predictions(r, seeds, t, splits, [2, 4], "cpu") for name, r in candidates.items()
-        }
-        y_val = np.stack([t.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]])
-        return inner, select(inner, y_val)
+        inner = {name: inner_predictions(r, seeds, t, splits, "cpu") for name, r in candidates.items()}
+        return inner, select(inner, candidates)
 
-    (inner, chosen), (inner_p, chosen_p) = choose(table), choose(_poison(table, splits["test"][0]))
+    (inner, chosen), (inner_p, chosen_p) = choose(table), choose(poisoned(table, splits["test"][0]))
     assert chosen == chosen_p
     for name in candidates:
         np.testing.assert_array_equal(inner[name]["predictions"], inner_p[name]["predictions"])
@@ -175,7 +157,7 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
     run = candidates[chosen[0]["candidate"]]
     before = retrain_and_test(run, seeds, table, splits, chosen, "cpu")
     first = splits["test"][0, :1]  # only this test row changes: the others' predictions stay
-    after = retrain_and_test(run, seeds, _poison(table, first), splits, chosen, "cpu")
+    after = retrain_and_test(run, seeds, poisoned(table, first), splits, chosen, "cpu")
     others = ~before["row"].isin(first)
     np.testing.assert_array_equal(before.loc[others, "predicted"], after.loc[others, "predicted"])
     assert not np.allclose(before.loc[~others, "predicted"], after.loc[~others, "predicted"])
@@ -189,52 +171,50 @@ def test_split_groups_cover_every_split_once_in_order():
 
 @pytest.mark.parametrize("embedding", ["none", "periodic"])
 def test_a_candidate_in_groups_of_splits_predicts_what_it_does_in_one_job(table, tmp_path, embedding):
-    """benchmark.jobs_per_candidate changes which replicas share a process, not a single byte."""
+    """How a candidate's splits are grouped into jobs changes which replicas share a process, not
+    a single byte."""
     both = {key: np.concatenate([_one_split(2)[key], _one_split(5)[key]]) for key in _one_split(2)}
     run = Run(hidden=[6], epochs=4, inputs="derived", embedding=embedding)
     seeds = [0, 1]
-    whole = inner_predictions(run, seeds, table, both, [2, 4], "cpu")
+    whole = inner_predictions(run, seeds, table, both, "cpu")
     paths = []
     for numbers in split_groups(2, 2):
         part = splits_subset(both, numbers)
         paths.append(tmp_path / f"group_{numbers[0]}.npz")
-        write_inner(paths[-1], numbers, inner_predictions(run, seeds, table, part, [2, 4], "cpu"))
+        write_inner(paths[-1], numbers, inner_predictions(run, seeds, table, part, "cpu"))
     joined = read_inner(paths, ["a"])["a"]
-    for key in ("predictions", "epochs", "y_val"):
+    for key in ("predictions", "y_val"):
         np.testing.assert_array_equal(joined[key], whole[key])
     with pytest.raises(ValueError, match="a: the inner files hold splits \\[1, 0\\]"):
         read_inner(paths[::-1], ["a"])
-    chosen = [{"split": 0, "epochs": 4}, {"split": 1, "epochs": 2}]
+    chosen = [{"split": 0}, {"split": 1}]
     together = retrain_and_test(run, seeds, table, both, chosen, "cpu")
     apart = [retrain_and_test(run, seeds, table, both, [c], "cpu") for c in chosen]
     pd.testing.assert_frame_equal(together, pd.concat(apart, ignore_index=True))
 
 
 def test_a_snapshot_candidate_averages_its_trajectory(table):
-    """A candidate with snapshots is judged at its own epochs alone, each seed predicting the mean
-    of what the same training predicts after each kept epoch; retrained, the same."""
+    """Each seed of a candidate with snapshots predicts the mean of what the same training
+    predicts after each kept epoch; retrained, the same."""
     splits, seeds = _one_split(3), [0, 1]
     plain = Run(hidden=[6], epochs=4, inputs="derived", embedding="periodic")
     snap = dataclasses.replace(plain, snapshots=(2, 3))
-    trajectory = inner_predictions(plain, seeds, table, splits, [2, 3, 4], "cpu")
-    averaged = inner_predictions(snap, seeds, table, splits, [2, 3, 4], "cpu")
-    assert trajectory["epochs"].tolist() == [2, 3, 4] and averaged["epochs"].tolist() == [4]
-    expected = trajectory["predictions"].astype(np.float32).mean(axis=0)
-    np.testing.assert_allclose(averaged["predictions"][0], expected, rtol=1e-6)
-    assert not np.allclose(averaged["predictions"][0], trajectory["predictions"][-1], rtol=1e-3)
-    retrained = retrain_and_test(snap, seeds, table, splits, [{"split": 0, "epochs": 4}], "cpu")
-    budgets = [
-        retrain_and_test(plain, seeds, table, splits, [{"split": 0, "epochs": e}], "cpu") for e in (2, 3, 4)
-    ]
+    budgets = [plain.with_epochs(e) for e in (2, 3, 4)]
+    trajectory = [inner_predictions(r, seeds, table, splits, "cpu")["predictions"] for r in budgets]
+    averaged = inner_predictions(snap, seeds, table, splits, "cpu")["predictions"]
+    expected = np.mean([t.astype(np.float32) for t in trajectory], axis=0)
+    np.testing.assert_allclose(averaged, expected, rtol=1e-6)
+    assert not np.allclose(averaged, trajectory[-1], rtol=1e-3)
+    retrained = retrain_and_test(snap, seeds, table, splits, [{"split": 0}], "cpu")
+    alone = [retrain_and_test(r, seeds, table, splits, [{"split": 0}], "cpu") for r in budgets]
     for column in ("seed_0", "seed_1", "predicted"):
-        mean = np.mean([b[column].to_numpy() for b in budgets], axis=0)
+        mean = np.mean([b[column].to_numpy() for b in alone], axis=0)
         np.testing.assert_allclose(retrained[column], mean, rtol=1e-5)
 
 
 PEER = {
     "grid": {"num_leaves": [4, 15], "min_child_samples": [5]},
     "learning_rate": 0.2,
-    "subsample": 0.8,
     "max_rounds": 60,
     "early_stopping": 10,
 }
@@ -255,9 +235,9 @@ def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(tab
     assert np.sqrt(np.mean((before["predicted"] - before["strength"]) ** 2)) < 8  # it learned something
     # The test rows changed beyond recognition: the same choice, the same predictions of the rest.
     first = splits["test"][0, :1]
-    choice_p, _ = peer_split(PEER, [0, 1], _poison(table, splits["test"][0]), splits, 0)
+    choice_p, _ = peer_split(PEER, [0, 1], poisoned(table, splits["test"][0]), splits, 0)
     assert choice_p == choice
-    _, again = peer_split(PEER, [0, 1], _poison(table, first), splits, 0)
+    _, again = peer_split(PEER, [0, 1], poisoned(table, first), splits, 0)
     others = ~before["row"].isin(first)
     np.testing.assert_array_equal(before.loc[others, "predicted"], again.loc[others, "predicted"])
 
@@ -271,12 +251,12 @@ def test_the_paired_difference_by_hand():
     assert (paired["network_wins"], paired["peer_wins"]) == (2, 1)
 
 
-def test_the_blend_weight_by_hand():
-    strength = np.array([10.0, 20.0])
-    network, peer = strength + 2, strength - 6  # the blend is exact at a weight of 0.75
-    assert blend_weight(network, peer, strength, [0.0, 0.25, 0.5, 0.75, 1.0]) == (0.75, 0.0)
-    assert blend_weight(network, peer, strength, [0.5]) == (0.5, 4.0)  # one weight fixes it
-    assert blend_weight(network, network, strength, [0.25, 0.5])[0] == 0.25  # ties: the first
+def test_the_equal_blend_by_hand():
+    network, peer = np.array([[12.0, 22.0], [14.0, 22.0]]), np.array([[4.0, 14.0], [6.0, 14.0]])
+    np.testing.assert_array_equal(Blend(2).combine([network, peer]), [[8.0, 18.0], [10.0, 18.0]])
+    np.testing.assert_array_equal(Blend(1).combine([network]), network)  # the network alone
+    with pytest.raises(ValueError, match="a blend of 2 parts was given 1"):
+        Blend(2).combine([network])
 
 
 def test_the_spread_and_the_interval_by_hand():
@@ -285,21 +265,21 @@ def test_the_spread_and_the_interval_by_hand():
     np.testing.assert_allclose(seed_spread(network), [math.sqrt(2), 0.0])
     np.testing.assert_allclose(seed_spread(network, peer), [math.sqrt(2 + 0 + 9), 0.0])
     # What calibrates them on rows of strength 3 and 4: the residuals of the means (2 and 4), or of
-    # 0.25 x the network's + 0.75 x the peer's (4.25 and 4), and those spreads.
-    residuals, spread = calibration_rows(np.array([3.0, 4.0]), [network])
+    # the equal blend's (3.5 and 4), and those spreads.
+    residuals, spread = Blend(1).calibration(np.array([3.0, 4.0]), [network])
     np.testing.assert_allclose(residuals, [1.0, 0.0])
     np.testing.assert_allclose(spread, seed_spread(network))
-    residuals, spread = calibration_rows(np.array([3.0, 4.0]), [network, peer], 0.25)
-    np.testing.assert_allclose(residuals, [-1.25, 0.0])
+    residuals, spread = Blend(2).calibration(np.array([3.0, 4.0]), [network, peer])
+    np.testing.assert_allclose(residuals, [-0.5, 0.0])
     np.testing.assert_allclose(spread, seed_spread(network, peer))
     # Scores |r| / (spread + median spread 1): 0.5, 1, 0.75; at level 0.5 the 2nd smallest.
-    interval = Interval.calibrate([1.0, -2.0, 3.0], np.array([1.0, 1.0, 3.0]), 0.5, "spread")
-    assert (interval.scale, interval.offset) == (0.75, 1.0)
+    interval = Interval.calibrate([1.0, -2.0, 3.0], np.array([1.0, 1.0, 3.0]), 0.5)
+    assert (interval.width, interval.scale, interval.offset) == ("spread", 0.75, 1.0)
     np.testing.assert_allclose(interval.half_width([0.0, 3.0]), [0.75, 3.0])
-    fixed = Interval.calibrate([1.0, -2.0, 3.0], np.array([1.0, 1.0, 3.0]), 0.5, "fixed")
-    assert (fixed.scale, fixed.half_width([0.0, 3.0])) == (2.0, 2.0)
-    # One seed and no peer: no spread to follow, so the interval is fixed.
-    assert Interval.calibrate([1.0, -2.0, 3.0], np.zeros(3), 0.5, "spread").width == "fixed"
+    assert Interval.from_dict(interval.to_dict()) == interval
+    # One seed and no peer: no spread to follow, so the interval is fixed: |r|'s 2nd smallest.
+    fixed = Interval.calibrate([1.0, -2.0, 3.0], np.zeros(3), 0.5)
+    assert (fixed.width, fixed.scale, fixed.half_width([0.0, 3.0])) == ("fixed", 2.0, 2.0)
 
 
 def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
@@ -323,7 +303,7 @@ def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
         0: (np.array([1.0, -2.0, 3.0]), np.array([1.0, 1.0, 3.0])),  # scale 0.75, offset 1
         1: (np.array([0.0, 4.0, -1.0]), np.array([2.0, 2.0, 2.0])),  # scores 0, 1, 0.25: scale 0.25, offset 2
     }
-    chosen, predictions = calibrated(predictions, chosen, calibration, 0.5, "spread")
+    chosen, predictions = calibrated(predictions, chosen, calibration, 0.5)
     assert list(predictions["half_width"]) == [1.5, 3.0, 0.5, 1.0]
     per_split = per_split_scores(predictions, chosen, [0, 1])
     assert list(per_split["mse"]) == [2.5, 4.5] and list(per_split["mae"]) == [1.5, 1.5]
@@ -364,10 +344,9 @@ def test_smoke_benchmark_outputs(smoke_study):
     assert (predictions["predicted"] < predictions["upper"]).all()
     rmse0 = np.sqrt(np.mean((predictions[predictions["split"] == 0].eval("predicted - strength")) ** 2))
     assert per_split.loc[0, "rmse"] == pytest.approx(rmse0)
-    assert set(per_split["epochs"]) <= set(config["benchmark"]["epochs"])
-    # The candidate that keeps snapshots is judged at its own epochs alone.
-    snapshots = list((bench / "inner").glob("*_snap4-8_e12/group_*.npz"))
-    assert snapshots and all(np.load(p)["epochs"].tolist() == [12] for p in snapshots)
+    # Each split chose one of the candidates on its inner rows, at that candidate's own epochs.
+    names = set(per_split["candidate"])
+    assert names <= {p.name for p in (bench / "inner").iterdir()} and set(per_split["epochs"]) == {12}
     table = (smoke_study / "results" / "tables" / "benchmark.md").read_text()
     assert "This project" in table and "MC dropout, grid search | 4.82 ± 0.16" in table
     assert "| TabPFNv2 | 3.97 | one 2/3 : 1/3 split | no |" in table
@@ -385,7 +364,15 @@ def test_smoke_benchmark_outputs(smoke_study):
         "min_child_samples=10 num_leaves=7",
     }
     assert "Network minus peer, split by split" in table
-    assert set(per_split["blend_weight"]) <= set(config["benchmark"]["peer"]["blend_weights"])
+    # The equal blend: its test predictions are the mean of the two parts'.
+    network = pd.concat(pd.read_csv(p) for p in (bench / "retrain").rglob("group_*.csv"))
+    for s in range(n_splits):
+        ours = network[network["split"] == s].set_index("row")["predicted"]
+        theirs = pd.read_csv(bench / "peer" / f"split_{s}.csv").set_index("row")["predicted"]
+        blended = (ours + theirs.loc[ours.index]) / 2
+        truth = predictions[predictions["split"] == s].set_index("row")["strength"].loc[ours.index]
+        rmse = float(np.sqrt(np.mean((blended - truth) ** 2)))
+        assert per_split.loc[s, "blend_rmse"] == pytest.approx(rmse)
     assert (predictions["lower"] >= 0).all()
 
 

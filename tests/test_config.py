@@ -30,38 +30,38 @@ def with_change(path: str, value):
 DELETE = object()
 
 BAD = [
-    ("bases.default.learning_rate", 0.1, "'bases.default.learning_rate': unknown key"),
-    ("bases.default.lr", "fast", "'bases.default.lr': value 'fast' is not of type 'number'"),
-    ("bases.default.lr", "1e-3", "write 1.0e-3"),
-    ("bases.default.lr", -0.1, "'bases.default.lr': value -0.1 must be > 0"),
-    ("bases.default.lr", 0, "'bases.default.lr': value 0 must be > 0"),
+    ("base.learning_rate", 0.1, "'base.learning_rate': unknown key"),
+    ("base.lr", "fast", "'base.lr': value 'fast' is not of type 'number'"),
+    ("base.lr", "1e-3", "write 1.0e-3"),
+    ("base.lr", -0.1, "'base.lr': value -0.1 must be > 0"),
+    ("base.lr", 0, "'base.lr': value 0 must be > 0"),
     ("experiments.optimizers.grids.1.momentum", [1.0], "momentum[0]': value 1.0 must be < 1"),
     ("experiments.optimizers.grids.1.momentum", [-0.5], "momentum[0]': value -0.5 must be >= 0"),
-    ("bases.default.hidden", [], "'bases.default.hidden': value [] must not be empty"),
-    ("bases.default.hidden", [16, 0], "'bases.default.hidden[1]': value 0 must be >= 1"),
+    ("base.hidden", [], "'base.hidden': value [] must not be empty"),
+    ("base.hidden", [16, 0], "'base.hidden[1]': value 0 must be >= 1"),
     ("split.val", 0.3, "fractions train 0.7 + val 0.3 + test 0.15 = 1.15, expected 1"),
     (
-        "bases.default.optimizer",
+        "base.optimizer",
         "rmsprop",
-        "'bases.default.optimizer': value 'rmsprop' is not one of",
+        "'base.optimizer': value 'rmsprop' is not one of",
     ),
     (
-        "bases.default.scheduler",
+        "base.scheduler",
         "plateau",
-        "'bases.default.scheduler': value 'plateau' is not one of",
+        "'base.scheduler': value 'plateau' is not one of",
     ),
     ("seeds", 0, "'seeds': value 0 must be >= 1"),
-    ("experiments.depth.base", "deep", "'experiments.depth.base': value 'deep' is not a base"),
+    ("experiments.depth.base", "deep", "'experiments.depth.base': unknown key; allowed keys: grids, title"),
     ("device", "tpu", "'device': value 'tpu' is not one of"),
     ("experiments.depth.grids.0.width", DELETE, "width and depth go together"),
     ("figures.learning_curves.0.hidden", [999], "is in no experiment"),
-    ("bases.default.epochs", 2.5, "'bases.default.epochs': value 2.5 is not of type 'integer'"),
-    ("final.run", {"optimizer": "sgd_momentum"}, "'final.run': run {"),
+    ("base.epochs", 2.5, "'base.epochs': value 2.5 is not of type 'integer'"),
+    ("base.optimizer", "sgd_momentum", "config key 'base': run {"),
+    ("final.run", {}, "'final.run': unknown key"),  # the final model's candidates are the benchmark's
     ("benchmark.candidates.1", {"optimizer": "sgd_momentum"}, "needs 0 < momentum < 1, got 0"),
     ("benchmark.candidates.1", {"epochs": 0}, "'benchmark.candidates[1].epochs': value 0 must be >= 1"),
     ("interval_level", 1.0, "'interval_level': value 1.0 must be < 1"),
     ("benchmark.splits", 0, "'benchmark.splits': value 0 must be >= 1"),
-    ("benchmark.peer", None, "'final.peer': true needs a peer to blend with: set benchmark.peer"),
     # A figure's experiment must exist and hold the runs it shows.
     ("figures.schedules", "schedules", "'figures.schedules': value 'schedules' is not an experiment"),
     ("figures.depth.experiment", "deep", "'figures.depth.experiment': value 'deep' is not an experiment"),
@@ -86,9 +86,8 @@ def test_bad_values_are_named(key, value, message):
 def test_defaults_are_filled_and_the_real_configs_pass():
     config = validate(SMOKE_CONFIG)
     assert config["threads"] == 1 and config["final"]["bootstrap"] == 50
-    assert config["experiments"]["depth"]["base"] == "default"
     full = load(ROOT / "config" / "config.yaml")
-    assert full["seeds"] == 5 and full["split"]["train"] == 0.70 and full["bases"] == {"default": {}}
+    assert full["seeds"] == 5 and full["split"]["train"] == 0.70 and full["base"] == {}
     assert full["figures"]["depth"]["predictions"] == [128, 16] and full["interval_level"] == 0.9
 
 
@@ -99,14 +98,13 @@ def test_config_files_do_not_repeat_a_default():
     for name in ("config.yaml", "smoke.yaml"):
         config = read_yaml(ROOT / "config" / name)
         for key, value in config.items():
-            if isinstance(value, dict) and key in defaults and key not in ("bases", "experiments", "figures"):
+            if isinstance(value, dict) and key in defaults and key not in ("base", "experiments", "figures"):
                 repeated = {k for k, v in value.items() if defaults[key].get(k) == v}
             else:
                 repeated = {key} if defaults.get(key) == value else set()
             assert not repeated, f"{name}: {key} {sorted(repeated)} repeat the schema's default"
-        for base, run in config.get("bases", {}).items():
-            same = {k for k, v in run.items() if run_defaults.get(k) == v}
-            assert not same, f"{name}: bases.{base} {sorted(same)} repeat Run's defaults"
+        same = {k for k, v in config.get("base", {}).items() if run_defaults.get(k) == v}
+        assert not same, f"{name}: base {sorted(same)} repeat Run's defaults"
 
 
 def test_duplicate_keys_are_rejected(tmp_path):
@@ -121,13 +119,13 @@ def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
     """A typo stops the real workflow with one line and leaves earlier results untouched."""
     before = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
     config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
-    config["bases"]["default"]["learning_rate"] = 0.1
+    config["base"]["learning_rate"] = 0.1
     (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(smoke_copy, *SMOKE, check=False)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]
     assert errors == [
-        "config error: config key 'bases.default.learning_rate': unknown key; allowed keys: "
+        "config error: config key 'base.learning_rate': unknown key; allowed keys: "
         "batch_size, embedding, epochs, frequency_scales, gamma, hidden, inputs, lr, momentum, optimizer, "
         "scheduler, snapshots, standardize_target, step_size, weight_decay"
     ]

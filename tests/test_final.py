@@ -10,13 +10,16 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import BIN, ROOT
+from conftest import BIN, RAW, ROOT, poisoned
 
+from concrete_study.data import read_raw, split_indices
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import Interval, bootstrap_mse_interval, interval_coverage, regression_metrics
+from concrete_study.final import final_model
 from concrete_study.inputs import FEATURES
 from concrete_study.model import EMBEDDING_KEYS
-from concrete_study.model_file import load_model, read_interval
+from concrete_study.model_file import MODEL_FORMAT, load_model
+from concrete_study.runs import Run
 
 pytestmark = pytest.mark.slow
 SMOKE_PEER = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())["benchmark"]["peer"]
@@ -43,8 +46,15 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     imp = pd.read_csv(final / "importance.csv")
     # One importance row per raw input: a derived input moves with the raw ones it comes from.
     assert set(imp["feature"]) == set(FEATURES) and imp["mse_increase_mean"].iloc[0] > 0
-    # The smoke study serves a blend: its parts alone are scored on the same rows.
-    assert m["blend"]["weight"] in SMOKE_PEER["blend_weights"] and m["blend"]["peer_seeds"] == 2
+    # The smoke study serves the equal blend: its parts alone are scored on the same rows.
+    assert m["blend"]["weights"] == [0.5, 0.5] and m["blend"]["peer_seeds"] == 2
+    assert m["blend"]["peer_params"] in [
+        {"min_child_samples": c, "num_leaves": 7} for c in SMOKE_PEER["grid"]["min_child_samples"]
+    ]
+    # The candidate was chosen on the val rows: the embedded one, which the benchmark's splits chose too.
+    assert (
+        m["chosen"]["candidate"].endswith("_periodic_f0.1-1_snap6_e12") and m["chosen"]["inner_val_mse"] > 0
+    )
     assert m["network"]["mse"] != m["peer"]["mse"] and m["run"]["inputs"] == "derived"
     assert m["run"]["embedding"] == "periodic" and m["run"]["frequency_scales"] == [0.1, 1.0]
     # Each seed keeps its snapshot beside its last weights; the scales reached the engine: each
@@ -55,7 +65,7 @@ def test_metrics_are_complete_and_consistent(smoke_study):
         for weights in members:
             slow, fast = weights[EMBEDDING_KEYS[0]].abs().chunk(2, dim=1)
             assert fast.mean() > 4 * slow.mean()
-    blended = m["blend"]["weight"] * m["network"]["rmse"] + (1 - m["blend"]["weight"]) * m["peer"]["rmse"]
+    blended = (m["network"]["rmse"] + m["peer"]["rmse"]) / 2
     assert m["test_rmse"] <= blended + 1e-9  # a blend's RMSE is at most the blend of the RMSEs
 
 
@@ -117,23 +127,27 @@ def test_predict_refuses_a_ragged_row_and_an_undefined_input_and_writes_nothing(
     )
 
 
-def test_a_model_averages_its_members_and_an_older_file_still_loads(smoke_study, tmp_path):
-    """Each seed predicts the mean of its members; a /5 file (one state dict per seed) loads as a
-    model of one member each."""
+def test_a_model_averages_its_members_and_an_older_file_is_refused(smoke_study, tmp_path):
+    """Each seed predicts the mean of its members' predictions; a file of another format is
+    refused in one line that says to rebuild it."""
     good = smoke_study / "results" / "final" / "model.pt"
     mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(6)
     both = load_model(good).served.ensemble.predict(mixtures)
     data = torch.load(good, weights_only=True)
     alone = []
     for k in (0, 1):
-        older = data | {
-            "format": "concrete-study-model/5",
-            "state_dicts": {seed: members[k] for seed, members in data["state_dicts"].items()},
-        }
-        torch.save(older, tmp_path / "older.pt")
-        alone.append(load_model(tmp_path / "older.pt").served.ensemble.predict(mixtures))
+        one = data | {"state_dicts": {seed: [members[k]] for seed, members in data["state_dicts"].items()}}
+        torch.save(one, tmp_path / "one.pt")
+        alone.append(load_model(tmp_path / "one.pt").served.ensemble.predict(mixtures))
     np.testing.assert_allclose(both, np.mean(alone, axis=0), rtol=1e-6)
     assert not np.allclose(alone[0], alone[1], rtol=1e-3)
+    torch.save(data | {"format": "concrete-study-model/6"}, tmp_path / "older.pt")
+    with pytest.raises(ModelFileError) as refused:
+        load_model(tmp_path / "older.pt")
+    assert str(refused.value) == (
+        f"{tmp_path / 'older.pt'}: format concrete-study-model/6, this version reads {MODEL_FORMAT}: "
+        "rebuild it (snakemake results/final/model.pt)"
+    )
 
 
 def test_an_interval_never_goes_below_zero(smoke_study):
@@ -184,13 +198,6 @@ def test_tampered_model_files_are_refused(smoke_study, tmp_path):
         load_model(damaged)
     proc = predict("--model", str(evil), "x.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "refused" in proc.stderr and "pwned" not in proc.stdout
-
-
-def test_a_model_file_before_format_4_keeps_its_fixed_interval():
-    old = read_interval({"level": 0.9, "half_width": 5.3, "calibration_rows": 154})
-    assert old == Interval(0.9, "fixed", 5.3) and old.half_width(np.array([0.0, 9.0])) == 5.3
-    new = read_interval({"level": 0.9, "width": "spread", "scale": 1.5, "offset": 2.0})
-    np.testing.assert_allclose(new.half_width(np.array([0.0, 1.0])), [3.0, 4.5])
 
 
 def test_interval_coverage_counts_the_rows_inside_their_bounds():
@@ -256,3 +263,27 @@ def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smo
     assert len(set(half)) == 3
     np.testing.assert_allclose(scored["lower_mpa"], (pred - half).clip(lower=0), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(scored["upper_mpa"], (pred + half).clip(lower=0), rtol=1e-5, atol=1e-9)
+
+
+def test_no_test_row_reaches_the_final_choice_its_calibration_or_its_scaler():
+    """The final model is the benchmark's protocol on the study's split: change its test rows
+    beyond recognition and the choice, the interval and the model file's weights stay the same,
+    while the test metrics move."""
+    table = read_raw(RAW)
+    split = split_indices(len(table), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
+    candidates = {"a": Run(hidden=[4], epochs=3), "b": Run(hidden=[6], epochs=3, snapshots=(2,))}
+    peer = {"grid": {"num_leaves": [4, 7]}, "learning_rate": 0.2, "max_rounds": 30, "early_stopping": 5}
+
+    def final(t):
+        return final_model(candidates, [0, 1], t, split, "cpu", peer, 0.9, n_boot=20, repeats=1)
+
+    before, after = final(table), final(poisoned(table, split["test"]))
+    assert before.metrics["chosen"] == after.metrics["chosen"]
+    assert before.metrics["chosen"]["candidate"] in candidates
+    assert before.bundle["interval"]["scale"] == after.bundle["interval"]["scale"]
+    assert before.bundle["peer"] == after.bundle["peer"] and before.bundle["scaler"] == after.bundle["scaler"]
+    for seed, members in before.bundle["state_dicts"].items():
+        for mine, theirs in zip(members, after.bundle["state_dicts"][seed], strict=True):
+            assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert before.metrics["test_mse"] != after.metrics["test_mse"]
+    assert before.metrics["fit_rows"] == len(split["train"]) + len(split["val"])

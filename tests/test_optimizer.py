@@ -58,13 +58,6 @@ def test_the_same_bytes_and_learning_rates_as_torch_optim(run):
     assert not torch.equal(mine, start)
 
 
-def test_an_unknown_optimizer_is_refused():
-    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
-        run = Run()
-        object.__setattr__(run, "optimizer", "rmsprop")  # past Run's own check
-        FlatOptimizer(torch.nn.Parameter(torch.zeros(3)), run)
-
-
 def test_training_imports_no_compiler():
     """What the optimizer saves: torch.optim's first step imports torch._dynamo (and sympy)."""
     code = (

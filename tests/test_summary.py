@@ -1,55 +1,15 @@
-"""The result on one page: its numbers are the final model's and the benchmark's, and it says
-which commit and which dvc.lock state it was built from."""
+"""The result on one page: its numbers are the final model's and the benchmark's, in Markdown for
+git and as tables on the report's first page."""
 
-import hashlib
 import json
 import math
-import subprocess
+import re
 
 import pytest
-import yaml
+from conftest import ROOT
+from docutils.core import publish_parts
 
-from concrete_study.summary import commit_state, lock_state
-
-
-def test_lock_state_names_the_outs_that_differ(tmp_path):
-    (tmp_path / "a.json").write_text("{}\n")
-    (tmp_path / "b.csv").write_text("x\n1\n")
-    outs = [
-        {"path": "a.json", "md5": hashlib.md5(b"{}\n").hexdigest()},
-        {"path": "b.csv", "md5": hashlib.md5(b"x\n2\n").hexdigest()},
-        {"path": "gone.pt", "md5": "0" * 32},
-        {"path": "summary.json", "md5": "1" * 32},  # the summary's own: not yet written
-    ]
-    assert lock_state(tmp_path, ["summary.json"]) == "no dvc.lock"
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"stages": {"study": {"outs": outs}}}))
-    assert (
-        lock_state(tmp_path, ["summary.json"]) == "2 outs differ from those dvc.lock records (b.csv, gone.pt)"
-    )
-    (tmp_path / "b.csv").write_text("x\n2\n")
-    (tmp_path / "gone.pt").write_bytes(b"")
-    outs[2]["md5"] = hashlib.md5(b"").hexdigest()
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"stages": {"study": {"outs": outs}}}))
-    assert lock_state(tmp_path, ["summary.json"]) == "dvc.lock records these outs"
-
-
-def test_commit_state_names_the_commit_and_changed_code_not_results(tmp_path):
-    assert commit_state(tmp_path) == "files outside a git checkout"
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    (tmp_path / "code.py").write_text("a = 1\n")
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "metrics.json").write_text("{}\n")
-    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
-    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert commit_state(tmp_path) == f"commit {head.stdout.strip()}"
-    (tmp_path / "results" / "metrics.json").write_text('{"a": 1}\n')  # results may change
-    assert commit_state(tmp_path) == f"commit {head.stdout.strip()}"
-    (tmp_path / "code.py").write_text("a = 2\n")
-    assert commit_state(tmp_path) == f"commit {head.stdout.strip()} with 1 changed files"
+from concrete_study.markdown import render
 
 
 @pytest.mark.slow
@@ -71,18 +31,51 @@ def test_the_headline_is_the_final_model_and_the_benchmark(smoke_study):
     assert "| Original study's final model | 5.51 |" in page  # MSE 30.41
     assert (
         "| Final model: MLP [16, 8] on the derived inputs through periodic embeddings, each seed the mean "
-        "of 2 snapshots, blended with" in page
+        "of 2 snapshots, blended in equal parts with LightGBM, 2 seeds each |" in page
     )
     assert f"| Its LightGBM peer alone | {final['peer']['rmse']:.2f} |" in page  # the smoke study blends
     assert f"| {bench['rmse_mean']:.2f} ± {bench['rmse_se']:.2f} | measured here |" in page
     assert "| Best published: WGBoost | 4.15 ± 0.52 (sd) |" in page
     assert (
-        f"| LightGBM peer, tuned per split on the same inner rows | {bench['peer']['rmse_mean']:.2f} ± "
-        in page
+        f"| LightGBM peer, a seed ensemble tuned per split on the same inner rows | "
+        f"{bench['peer']['rmse_mean']:.2f} ± " in page
     )
     assert (
         page.index("LightGBM peer")
-        < page.index("Blend of the network and the peer")
+        < page.index("Equal blend of the network and the peer")
         < page.index("Best published")
     )
-    assert "Built from files outside a git checkout; 6 outs differ from those dvc.lock records" in page
+    # Nothing on the page depends on the commit or the machine's clock: a rebuild in a clean clone
+    # leaves git status clean.
+    assert "commit" not in page and "Built from" not in page
+    # The report's first page is the same page in reStructuredText: rendered, its tables are tables.
+    html = publish_parts((results / "summary.rst").read_text(), writer="html")["html_body"]
+    assert html.count("<table") == 2 and "<pre" not in html and "|" not in html
+    assert f"<td>{final['test_rmse']:.2f} ({lo:.2f}-{hi:.2f})</td>" in html
+
+
+def test_one_page_renders_as_markdown_and_restructuredtext():
+    page = [
+        ("title", "Result"),
+        ("heading", "Scores"),
+        ("table", ["model", "RMSE"], [["net", "3.78"], ["peer", "3.97"]], "lr"),
+        ("text", "Intervals covered 90%."),
+    ]
+    assert render(page, "md") == (
+        "# Result\n\n## Scores\n\n| model | RMSE |\n| --- | ---: |\n| net | 3.78 |\n| peer | 3.97 |\n\n"
+        "Intervals covered 90%.\n"
+    )
+    html = publish_parts(render(page, "rst"), writer="html")["html_body"]
+    assert '<h1 class="title">Result</h1>' in html and "<th" in html and "<td>3.97</td>" in html
+    assert "Intervals covered 90%." in html
+
+
+def test_the_readme_quotes_the_result_page():
+    """Every number in the README's result table is one that results/summary.md holds."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The result") : readme.index("## Run it")]
+    table = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    page = (ROOT / "results" / "summary.md").read_text()
+    numbers = [n for line in table for n in re.findall(r"\d+\.\d+", line) if n not in ("90", "95")]
+    assert len(numbers) >= 15
+    assert [n for n in numbers if n not in page] == []

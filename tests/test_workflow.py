@@ -108,9 +108,11 @@ def test_report_gathers_every_figure_and_table(smoke_study):
     ]
     missing = [p.name for p in shown if p.name not in html]
     assert len(shown) > 20 and not missing, missing
-    # The front page opens on the result, then describes the study.
+    # The front page opens on the result, rendered as tables (not a literal block), then
+    # describes the study.
     front = html[html.index("var workflow_desc") :]
-    assert front.index("# The result") < front.index("Built from") < front.index("A reproducible")
+    front = front[: front.index("A reproducible")]
+    assert "The result</h1>" in front and front.count("<table") == 2 and "<pre" not in front
 
 
 def test_nothing_to_do_after_a_full_run(smoke_study):
@@ -209,9 +211,22 @@ def test_evaluation_edit_reruns_the_final_model_and_the_benchmark_only(smoke_cop
     assert set(planned_jobs(smoke_copy)) == expected
 
 
-def test_benchmark_edit_reruns_the_benchmark_only(smoke_copy):
+def test_benchmark_edit_rescores_the_benchmark_only(smoke_copy):
     edit(smoke_copy, "benchmark")
-    assert set(planned_jobs(smoke_copy)) == BENCHMARK_RULES | {"benchmark_figure", "summary", "all"}
+    assert set(planned_jobs(smoke_copy)) == {
+        "benchmark_retrain",
+        "benchmark_summary",
+        "benchmark_figure",
+        "summary",
+        "all",
+    }
+
+
+def test_protocol_edit_reruns_the_benchmark_and_the_final_model(smoke_copy):
+    """One protocol builds both: an edit of it reruns both, and neither the peer nor the study."""
+    edit(smoke_copy, "protocol")
+    final = {"final_model", "final_figures"}
+    assert set(planned_jobs(smoke_copy)) == BENCHMARK_RULES | final | {"benchmark_figure", "summary", "all"}
 
 
 def test_full_config_plans_every_job(tmp_path):

@@ -1,10 +1,5 @@
-"""The standard benchmark: 20 published 90/10 splits, each scored once on its test rows.
-
-Per split, the test rows are used for the final score and nothing else: the candidates train on
-an inner part of the split's training rows and are chosen (with their number of epochs) on its
-inner validation rows, whose residuals also calibrate split-conformal intervals; the chosen
-configuration then retrains on all the split's training rows. The replicas of every split and
-seed of one candidate train side by side in one process, each on its own rows.
+"""The standard benchmark: 20 published 90/10 splits, each scored once on its test rows by the
+protocol (protocol.py), and the scores, intervals and tables over the splits.
 """
 
 from __future__ import annotations
@@ -14,126 +9,26 @@ import math
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import TARGET, fit_and_scale
-from concrete_study.engine import TrainResult, train
+from concrete_study.data import TARGET
 from concrete_study.evaluation import (
+    Blend,
     Interval,
-    blend_weight,
-    calibration_rows,
     conformal_interval,
     interval_coverage,
     regression_metrics,
     seed_spread,
 )
-from concrete_study.files import atomic_path
 from concrete_study.markdown import markdown_table
-from concrete_study.model_file import Ensemble
+from concrete_study.protocol import retrain
 from concrete_study.records import seed_key
-from concrete_study.runs import EPOCH_INDEPENDENT, Run
-
-
-def budgets(run: Run, epochs: list[int]) -> list[int]:
-    """The epoch budgets a candidate is judged at. Where the schedule ignores the total and the
-    run keeps no snapshots, every configured budget up to the run's own epochs, read from one
-    trajectory; otherwise its own."""
-    if run.scheduler not in EPOCH_INDEPENDENT or run.snapshots:
-        return [run.epochs]
-    return sorted({e for e in epochs if e < run.epochs} | {run.epochs})
-
-
-def _kept(run: Run, steps: list[int]) -> tuple[int, ...]:
-    """The epochs a trajectory keeps weights and predictions at: every budget's members (the
-    budgets themselves and the run's snapshots)."""
-    return tuple(sorted(set(steps) | set(run.snapshots)))
-
-
-def _train_splits(run, seeds, parts, device, snapshot_epochs) -> TrainResult:
-    """Train every (split, seed) replica side by side, split-major: replica s * K + k.
-
-    `parts` holds per split (x_train, y_train, x_val, y_val), or (x_train, y_train) where
-    nothing is validated."""
-    repeat = len(seeds)
-    stack = [np.repeat(np.stack(arrays), repeat, axis=0) for arrays in zip(*parts, strict=True)]
-    x_val, y_val = stack[2:] or (None, None)
-    return train(
-        run, seeds * len(parts), *stack[:2], x_val, y_val, device=device, snapshot_epochs=snapshot_epochs
-    )
-
-
-def read_inner(paths: list, names: list[str]) -> dict[str, dict]:
-    """Each candidate's inner predictions over all splits, from the files of its jobs: `paths`
-    lists them candidate by candidate (the same number each), each candidate's in split order."""
-    per_candidate = len(paths) // len(names)
-    inner = {}
-    for i, name in enumerate(names):
-        parts = []
-        for path in paths[i * per_candidate : (i + 1) * per_candidate]:
-            with np.load(path) as npz:
-                parts.append(dict(npz))
-        numbers = np.concatenate([p["splits"] for p in parts])
-        if not np.array_equal(numbers, np.arange(len(numbers))):
-            found = numbers.tolist()
-            raise ValueError(f"{name}: the inner files hold splits {found}, not 0-{len(numbers) - 1}")
-        inner[name] = {
-            "epochs": parts[0]["epochs"],
-            "y_val": np.concatenate([p["y_val"] for p in parts]),
-            "predictions": np.concatenate([p["predictions"] for p in parts], axis=1),
-        }
-    return inner
-
-
-def inner_predictions(
-    run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, epochs: list[int], device: str
-) -> dict[str, np.ndarray]:
-    """Train the candidate on each split's inner training rows (scaler fitted there); return its
-    inner-validation predictions at each budget, (budgets, splits, seeds, rows), and those rows'
-    strength, (splits, rows)."""
-    parts = []
-    for inner_train, inner_val in zip(splits["inner_train"], splits["inner_val"], strict=True):
-        _, a = fit_and_scale(table, {"fit": inner_train, "val": inner_val}, fit="fit", columns=run.columns)
-        parts.append((a["X_fit"], a["y_fit"], a["X_val"], a["y_val"]))
-    steps = budgets(run, epochs)
-    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, _kept(run, steps))
-    n_splits, n_seeds = len(parts), len(seeds)
-    return {
-        "epochs": np.asarray(steps),
-        "predictions": np.stack(
-            [
-                result.member_predictions(run.with_epochs(e).members).reshape(n_splits, n_seeds, -1)
-                for e in steps
-            ]
-        ).astype(np.float64),
-        "y_val": np.stack([table.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]]),
-    }
-
-
-def write_inner(path, numbers: list[int], inner: dict[str, np.ndarray]) -> None:
-    """One job's `inner_predictions` for the splits `numbers`, as `read_inner` reads it."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, splits=np.asarray(numbers), **inner)
-
-
-def select(candidates: dict[str, dict], y_val: np.ndarray) -> list[dict]:
-    """Per split, the candidate and budget whose seed ensemble has the lowest inner-validation
-    MSE (ties: the first candidate, the fewer epochs). `candidates` maps a name to
-    `inner_predictions`' output."""
-    chosen = []
-    for s in range(len(y_val)):
-        best = None
-        for name, inner in candidates.items():
-            for b, epochs in enumerate(inner["epochs"]):
-                pred = inner["predictions"][b, s].mean(axis=0)
-                mse = float(np.mean((pred - y_val[s]) ** 2))
-                if best is None or mse < best["inner_val_mse"]:
-                    best = {"split": s, "candidate": name, "epochs": int(epochs), "inner_val_mse": mse}
-        chosen.append(best)
-    return chosen
+from concrete_study.runs import Run
+from concrete_study.splits import splits_subset
+from concrete_study.summary import METHODS
 
 
 def chosen_inner_seeds(candidates: dict[str, dict], choice: dict) -> np.ndarray:
     """The inner-validation predictions of a split's choice, per seed: (seeds, rows)."""
-    inner = candidates[choice["candidate"]]
-    return inner["predictions"][list(inner["epochs"]).index(choice["epochs"]), choice["split"]]
+    return candidates[choice["candidate"]]["predictions"][choice["split"]]
 
 
 def seed_columns(frame: pd.DataFrame) -> list[str]:
@@ -146,14 +41,14 @@ def with_spread(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def calibrated(
-    predictions: pd.DataFrame, chosen: list[dict], calibration: dict, level: float, width: str
+    predictions: pd.DataFrame, chosen: list[dict], calibration: dict, level: float
 ) -> tuple[list[dict], pd.DataFrame]:
     """Per split, the split-conformal interval calibrated on its inner validation rows
     (`calibration` maps a split to their residuals and spread), and each test row's half-width
     from its own spread (the `spread` column)."""
     choices, half = [], pd.Series(np.nan, index=predictions.index)
     for choice in chosen:
-        interval = Interval.calibrate(*calibration[choice["split"]], level, width)
+        interval = Interval.calibrate(*calibration[choice["split"]], level)
         choices.append({**choice, "interval": interval.to_dict()})
         rows = predictions["split"] == choice["split"]
         half[rows] = interval.half_width(predictions.loc[rows, "spread"].to_numpy())
@@ -163,31 +58,21 @@ def calibrated(
 def retrain_and_test(
     run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, chosen: list[dict], device: str
 ) -> pd.DataFrame:
-    """Retrain the candidate on all training rows of the splits that chose it (each at its
-    chosen epochs, read from one trajectory), then predict their test rows once."""
+    """Retrain the candidate on all training rows of the splits that chose it, then predict their
+    test rows once."""
     columns = ["split", "row", "strength", "predicted", *[seed_key(s) for s in seeds]]
     if not chosen:
         return pd.DataFrame(columns=columns)
-    parts, scalers = [], []
-    for choice in chosen:
-        train_rows = splits["train"][choice["split"]]
-        scaler, a = fit_and_scale(table, {"fit": train_rows}, fit="fit", columns=run.columns)
-        parts.append((a["X_fit"], a["y_fit"]))
-        scalers.append(scaler)
-    steps = sorted({c["epochs"] for c in chosen})
-    # Nothing is held out: no validation, only the weights at the chosen budgets.
-    result = _train_splits(run.with_epochs(steps[-1]), seeds, parts, device, _kept(run, steps))
+    numbers = [c["split"] for c in chosen]
+    ensembles = retrain(run, seeds, table, splits_subset(splits, numbers), device)
     frames = []
-    for i, (choice, scaler) in enumerate(zip(chosen, scalers, strict=True)):
-        weights = result.member_weights(run.with_epochs(choice["epochs"]).members)
-        mine = weights[i * len(seeds) : (i + 1) * len(seeds)]
-        ensemble = Ensemble(run.hidden, scaler, {seed_key(s): w for s, w in zip(seeds, mine, strict=True)})
-        rows = splits["test"][choice["split"]]
+    for s, ensemble in zip(numbers, ensembles, strict=True):
+        rows = splits["test"][s]
         test = table.iloc[rows]
         per_seed = ensemble.predict(test)  # the one look at this split's test rows
-        frame = pd.DataFrame(
-            {"split": choice["split"], "row": rows, "strength": test[TARGET].to_numpy()}
-        ).assign(predicted=per_seed.mean(axis=0), **{seed_key(s): per_seed[k] for k, s in enumerate(seeds)})
+        frame = pd.DataFrame({"split": s, "row": rows, "strength": test[TARGET].to_numpy()}).assign(
+            predicted=per_seed.mean(axis=0), **{seed_key(k): per_seed[i] for i, k in enumerate(seeds)}
+        )
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[columns]
 
@@ -261,33 +146,31 @@ def side_by_side(network: pd.DataFrame, peer: pd.DataFrame, blended: pd.DataFram
     theirs = peer[columns].add_prefix("peer_").reset_index(drop=True)
     theirs["peer_params"] = [" ".join(f"{k}={v:g}" for k, v in p.items()) for p in peer["params"]]
     theirs["peer_rounds_mean"] = [float(np.mean(r)) for r in peer["rounds"]]
-    mixed = blended[["weight", *columns]].add_prefix("blend_").reset_index(drop=True)
+    mixed = blended[columns].add_prefix("blend_").reset_index(drop=True)
     out = pd.concat([network.reset_index(drop=True), theirs, mixed], axis=1)
     return out.assign(rmse_difference=out["rmse"] - out["peer_rmse"])
 
 
 def blend(
-    chosen: list[dict],
     network_inner: dict[int, np.ndarray],
     peer_chosen: list[dict],
     y_val: np.ndarray,
     network: pd.DataFrame,
     peer: pd.DataFrame,
-    weights: list[float],
 ) -> tuple[list[dict], pd.DataFrame, dict]:
-    """Per split, weight * network + (1 - weight) * peer, the weight of `weights` whose blend of the
-    two seed ensembles predicts the split's inner validation rows best (evaluation.blend_weight).
+    """Per split, the equal blend of the network and the peer (evaluation.Blend).
     `network_inner` maps a split to the network's inner predictions per seed; `peer_chosen`
-    holds the peer's choices per split, with its own. Returns the blend's choices (weight, inner
-    MSE), its test predictions (seed k blends the network's seed k with the peer's; the spread
-    is over both parts) and its calibration: the inner residuals and spread per split."""
+    holds the peer's choices per split, with its own. Returns the blend's choices (its inner MSE),
+    its test predictions (seed k blends the network's seed k with the peer's; the spread is over
+    both parts) and its calibration: the inner residuals and spread per split."""
+    two = Blend(parts=2)
     choices, frames, calibration = [], [], {}
-    for c, pc in zip(chosen, peer_chosen, strict=True):
-        s = c["split"]
-        ours, theirs = network_inner[s], np.asarray(pc["inner_val_predictions"])
-        w, mse = blend_weight(ours.mean(axis=0), theirs.mean(axis=0), y_val[s], weights)
-        calibration[s] = calibration_rows(y_val[s], [ours, theirs], w)
-        choices.append({"split": s, "weight": w, "inner_val_mse": mse})
+    for pc in peer_chosen:
+        s = pc["split"]
+        parts = [network_inner[s], np.asarray(pc["inner_val_predictions"])]
+        calibration[s] = two.calibration(y_val[s], parts)
+        mse = float(np.mean(calibration[s][0] ** 2))
+        choices.append({"split": s, "inner_val_mse": mse})
         n = network[network["split"] == s].sort_values("row").reset_index(drop=True)
         p = peer[peer["split"] == s].sort_values("row").reset_index(drop=True)
         if not n["row"].equals(p["row"]):
@@ -295,7 +178,7 @@ def blend(
         seeds = seed_columns(n)
         spread = seed_spread(n[seeds].to_numpy().T, p[seeds].to_numpy().T)
         frames.append(
-            n.assign(**{col: w * n[col] + (1 - w) * p[col] for col in ["predicted", *seeds]}, spread=spread)
+            n.assign(**{c: two.combine([n[c], p[c]]) for c in ["predicted", *seeds]}, spread=spread)
         )
     return choices, pd.concat(frames, ignore_index=True), calibration
 
@@ -311,29 +194,8 @@ def comparison_table(summary: dict, published: pd.DataFrame) -> pd.DataFrame:
     """This project's results (measured here) beside the published ones, each with its protocol
     and source."""
     protocol = f"{summary['splits']} standard 90/10 splits"
-    ours = [
-        {
-            "method": "This project: MLP seed ensemble, selected per split on inner validation rows",
-            "rmse": summary["rmse_mean"],
-            "error": summary["rmse_se"],
-        }
-    ]
-    if "peer" in summary:
-        ours.append(
-            {
-                "method": "LightGBM peer, 5 seeds, tuned per split on the same inner rows",
-                "rmse": summary["peer"]["rmse_mean"],
-                "error": summary["peer"]["rmse_se"],
-            }
-        )
-    if "blend" in summary:
-        ours.append(
-            {
-                "method": "Blend of the network and the peer, weighted by benchmark.peer.blend_weights",
-                "rmse": summary["blend"]["rmse_mean"],
-                "error": summary["blend"]["rmse_se"],
-            }
-        )
+    scores = {"network": summary, **{k: summary[k] for k in ("peer", "blend") if k in summary}}
+    ours = [{"method": METHODS[k], "rmse": v["rmse_mean"], "error": v["rmse_se"]} for k, v in scores.items()]
     ours = pd.DataFrame(ours).assign(
         error_kind="se", protocol=protocol, comparable="yes", source="results/benchmark/summary.json"
     )
@@ -375,9 +237,7 @@ def comparison_markdown(table: pd.DataFrame, summary: dict) -> str:
         b = summary["blend"]
         lines += [
             "",
-            f"The blend's weight on the network, of benchmark.peer.blend_weights per split on its inner "
-            f"rows: {b['weight_mean']:.2f} on average "
-            f"(0: the peer alone, 1: the network alone); its intervals covered {b['coverage']:.1%} with a "
-            f"mean width of {b['width_mean']:.1f} MPa.",
+            f"The equal blend's intervals covered {b['coverage']:.1%} with a mean width of "
+            f"{b['width_mean']:.1f} MPa.",
         ]
     return "\n".join([*lines, ""])

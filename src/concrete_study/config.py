@@ -119,11 +119,6 @@ def validate(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
             f"test {split['test']} = {total:g}, expected 1"
         )
     for name, experiment in config["experiments"].items():
-        if experiment["base"] not in config["bases"]:
-            raise ConfigError(
-                f"config key 'experiments.{name}.base': value {experiment['base']!r} is not "
-                f"a base; expected one of {sorted(config['bases'])}"
-            )
         for i, grid in enumerate(experiment["grids"]):
             if ("width" in grid) != ("depth" in grid):
                 raise ConfigError(f"config key 'experiments.{name}.grids[{i}]': width and depth go together")
@@ -135,12 +130,13 @@ def validate(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
     # every other run the config names must be one that can train.
     from concrete_study.runs import expand_study, resolve
 
+    try:
+        resolve(config)
+    except ConfigError as exc:
+        raise ConfigError(f"config key 'base': {exc}") from None
     expand_study(config)
-    if config["final"]["peer"] and not config["benchmark"]["peer"]:
-        raise ConfigError("config key 'final.peer': true needs a peer to blend with: set benchmark.peer")
-    named = {"final.run": config["final"]["run"]}
-    named |= {f"benchmark.candidates[{i}]": c for i, c in enumerate(config["benchmark"]["candidates"])}
-    for key, overrides in named.items():
+    for i, overrides in enumerate(config["benchmark"]["candidates"]):
+        key = f"benchmark.candidates[{i}]"
         try:
             resolve(config, overrides)
         except ConfigError as exc:

@@ -18,5 +18,5 @@ def fetch(url: str, target: str, timeout: float = 60) -> bytes:
         reason = getattr(exc, "reason", None) or exc
         raise DataError(
             f"{url}: download failed ({reason}); get {target} with `dvc pull` from a DVC remote "
-            "(see README, Data and DVC) or place the file there yourself"
+            "(see docs/dvc.md) or place the file there yourself"
         ) from None

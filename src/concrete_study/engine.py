@@ -51,8 +51,8 @@ class TrainResult:
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = field(default_factory=dict)
 
     def member_predictions(self, members: tuple[int, ...]) -> np.ndarray:
-        """The validation predictions (R, n_val) of models that average the weights kept after
-        the epochs `members` (Run.members; each in `snapshot_epochs`): the mean of theirs."""
+        """The validation predictions (R, n_val) of a snapshot ensemble: the mean of the
+        predictions after the epochs `members` (Run.members; each in `snapshot_epochs`)."""
         if len(members) == 1:
             return self.val_predictions_at[members[0]]
         return np.mean([self.val_predictions_at[e] for e in members], axis=0)
@@ -304,6 +304,68 @@ class _History:
         self.val_mse[epoch] = torch.where(dead | (not validated), torch.nan, val).cpu().numpy()
 
 
+@dataclass
+class _Stack:
+    """Everything one training loop steps: the rows, the flat buffer of every replica's
+    parameters and its views, the optimizer, each seed's batch generator and the records."""
+
+    rows: _Rows
+    flat: torch.Tensor
+    everything: list[torch.Tensor]  # every parameter: the embedding's (if any), then the MLP's
+    n_embedding: int
+    optimizer: FlatOptimizer
+    gens: list[torch.Generator]
+    layer_sizes: torch.Tensor  # weights and biases of each MLP layer, for mean |gradient|
+    history: _History
+
+    @property
+    def layers(self) -> list[torch.Tensor]:
+        return self.everything[self.n_embedding :]
+
+
+def _stack(run: Run, seeds: list[int], x_train, y_train, x_val, y_val, dev) -> _Stack:
+    rows = _rows(run, len(seeds), x_train, y_train, x_val, y_val, dev)
+    n_embedding = len(EMBEDDING_KEYS) if run.embedding != "none" else 0
+    scales = run.frequency_scales if n_embedding else None
+    flat, everything = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, scales)
+    layers = everything[n_embedding:]
+    layer_sizes = torch.tensor(
+        [w.shape[1] * w.shape[2] + b.shape[2] for w, b in zip(layers[0::2], layers[1::2], strict=True)],
+        dtype=torch.float32,
+        device=dev,
+    )
+    return _Stack(
+        rows=rows,
+        flat=flat,
+        everything=everything,
+        n_embedding=n_embedding,
+        optimizer=FlatOptimizer(flat, run),
+        gens=[torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds],
+        layer_sizes=layer_sizes,
+        history=_History(run.epochs, len(seeds), dev),
+    )
+
+
+def _result(st: _Stack, run: Run, grad_sum, val_pred, val_at, state_dicts_at, dev) -> TrainResult:
+    """What the loop recorded, and the replicas' weights after the last epoch."""
+    h, rows = st.history, st.rows
+    n_batches = (rows.n_rows + run.batch_size - 1) // run.batch_size
+    return TrainResult(
+        train_mse=h.train_mse,
+        val_mse=h.val_mse,
+        lr=h.lr,
+        time_sec=h.time_sec,
+        diverged_at=h.diverged_at,
+        grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
+        state_dicts=_state_dicts(st.everything, run.hidden, rows.y_mean, rows.y_scale, st.n_embedding),
+        val_predictions=val_pred.detach().cpu().numpy(),
+        parameters=sum(int(w[0].numel()) for w in st.everything),
+        device=str(dev),
+        val_predictions_at=val_at,
+        state_dicts_at=state_dicts_at,
+    )
+
+
 def train(
     run: Run,
     seeds: list[int],
@@ -319,69 +381,43 @@ def train(
     The data are shared by every replica ((rows, inputs) and (rows,)), or each replica has its
     own rows of the same size ((R, rows, inputs) and (R, rows)): the replicas of several splits
     then train side by side like seeds. `snapshot_epochs` keeps weights and validation
-    predictions after those epochs, for choosing a budget from one trajectory.
+    predictions after those epochs (a snapshot ensemble's members).
     """
-    # Set-up: the device, the rows, one flat buffer of every replica's parameters, its optimizer.
     dev = pick_device(device)
     check_training(dev.type)
     # Vanishing gradients in deep nets reach float32's subnormal range, where x86 arithmetic is
     # many times slower; flushed to zero they cost nothing and change nothing that matters.
     torch.set_flush_denormal(True)
     n_rep = len(seeds)
-    rows = _rows(run, n_rep, x_train, y_train, x_val, y_val, dev)
-    n_embedding = len(EMBEDDING_KEYS) if run.embedding != "none" else 0
-    scales = run.frequency_scales if n_embedding else None
-    flat, params = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, scales)
-    everything, params = params, params[n_embedding:]  # the MLP's layers: for their gradients
-    optimizer = FlatOptimizer(flat, run)
-    gens = [torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds]
-    layer_sizes = torch.tensor(
-        [w.shape[1] * w.shape[2] + b.shape[2] for w, b in zip(params[0::2], params[1::2], strict=True)],
-        dtype=torch.float32,
-        device=dev,
-    )
-    history = _History(run.epochs, n_rep, dev)
-    grad_sum = torch.zeros(len(layer_sizes), n_rep, device=dev)
-    n_batches = (rows.n_rows + run.batch_size - 1) // run.batch_size
+    st = _stack(run, seeds, x_train, y_train, x_val, y_val, dev)
+    rows, history, n_embedding = st.rows, st.history, st.n_embedding
+    grad_sum = torch.zeros(len(st.layer_sizes), n_rep, device=dev)
     val_at: dict[int, np.ndarray] = {}
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = {}
     start = time.perf_counter()
 
     for epoch in range(run.epochs):
         # One pass over each replica's rows in its own order.
-        history.lr[epoch] = optimizer.lr
+        history.lr[epoch] = st.optimizer.lr
         sse = torch.zeros(n_rep, device=dev)
-        for xb, yb in _epoch_batches(rows, gens, run.batch_size, dev):
-            per_replica = ((_forward(everything, xb, n_embedding) - yb) ** 2).mean(dim=1)  # (R,)
+        for xb, yb in _epoch_batches(rows, st.gens, run.batch_size, dev):
+            per_replica = ((_forward(st.everything, xb, n_embedding) - yb) ** 2).mean(dim=1)  # (R,)
             sse += per_replica.detach() * yb.shape[1]
             loss = history.loss(per_replica)
-            flat.grad.zero_()  # in place: the layers' gradients are views of it
+            st.flat.grad.zero_()  # in place: the layers' gradients are views of it
             loss.backward()
             if epoch == run.epochs - 1:
-                grad_sum += _mean_abs_gradients(params, layer_sizes)
-            optimizer.step()
-        optimizer.end_epoch()
+                grad_sum += _mean_abs_gradients(st.layers, st.layer_sizes)
+            st.optimizer.step()
+        st.optimizer.end_epoch()
         # Validate, record, and keep the snapshots asked for.
-        val_pred, val_mse = _validate(everything, rows, n_rep, dev, n_embedding)
+        val_pred, val_mse = _validate(st.everything, rows, n_rep, dev, n_embedding)
         history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
         if epoch + 1 in snapshot_epochs:
             val_at[epoch + 1] = val_pred.detach().cpu().numpy()
             state_dicts_at[epoch + 1] = _state_dicts(
-                everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding
+                st.everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding
             )
         history.time_sec[epoch] = time.perf_counter() - start
 
-    return TrainResult(
-        train_mse=history.train_mse,
-        val_mse=history.val_mse,
-        lr=history.lr,
-        time_sec=history.time_sec,
-        diverged_at=history.diverged_at,
-        grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
-        state_dicts=_state_dicts(everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding),
-        val_predictions=val_pred.detach().cpu().numpy(),
-        parameters=sum(int(w[0].numel()) for w in everything),
-        device=str(dev),
-        val_predictions_at=val_at,
-        state_dicts_at=state_dicts_at,
-    )
+    return _result(st, run, grad_sum, val_pred, val_at, state_dicts_at, dev)

@@ -44,49 +44,51 @@ def seed_spread(*parts: np.ndarray) -> np.ndarray:
     return np.sqrt(var)
 
 
-def blend_weight(network, peer, strength, weights: list[float]) -> tuple[float, float]:
-    """The weight on the network, of `weights` (the config's `benchmark.peer.blend_weights`), whose
-    weight * network + (1 - weight) * peer predicts `strength` best (ties: the first), and that
-    blend's MSE. `strength` is rows neither model trained on."""
-    mse = [float(np.mean((w * network + (1 - w) * peer - strength) ** 2)) for w in weights]
-    return float(weights[int(np.argmin(mse))]), min(mse)
+@dataclass(frozen=True)
+class Blend:
+    """How a model's parts make its prediction: the network alone, or the network and the peer
+    averaged with equal weight, seed k of one with seed k of the other. `parts` below are arrays
+    of the same shape, one a part: per-seed predictions (seeds, rows), or columns of them."""
 
+    parts: int = 1
 
-def calibration_rows(strength, parts: list[np.ndarray], weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """What an interval is calibrated on, from rows the model did not train on: the residuals of
-    its prediction (a part's seed mean, or for two parts weight x the first's + (1 - weight) x
-    the second's) and each row's `seed_spread`. Each part is (seeds, rows)."""
-    means = [p.mean(axis=0) for p in parts]
-    predicted = means[0] if len(means) == 1 else weight * means[0] + (1 - weight) * means[1]
-    return strength - predicted, seed_spread(*parts)
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return (1.0,) if self.parts == 1 else (0.5, 0.5)
 
+    def combine(self, parts):
+        """The blended prediction of the parts' predictions."""
+        if len(parts) != self.parts:
+            raise ValueError(f"a blend of {self.parts} parts was given {len(parts)}")
+        return sum(w * p for w, p in zip(self.weights, parts, strict=True))
 
-WIDTHS = ("fixed", "spread")
+    def calibration(self, strength, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """What an interval is calibrated on, from per-seed predictions of rows the parts did
+        not train on: the blend's residuals there, and each row's `seed_spread`."""
+        return strength - self.combine([p.mean(axis=0) for p in parts]), seed_spread(*parts)
 
 
 @dataclass(frozen=True)
 class Interval:
     """A split-conformal interval, calibrated on rows the model did not train on.
 
-    width "fixed": prediction ± scale, the same for every row. width "spread": prediction ±
-    scale x (spread + offset), where spread is `seed_spread` of the row and offset the median
-    spread of the calibration rows, so that a row the members happen to agree on keeps a width.
-    The offset is a rule, not a tuned constant."""
+    Prediction ± scale x (spread + offset), where spread is `seed_spread` of the row and offset
+    the median spread of the calibration rows, so that a row the members happen to agree on keeps
+    a width (the offset is a rule, not a tuned constant). A model of one seed and no peer has no
+    spread: its interval is "fixed", prediction ± scale for every row."""
 
     level: float
-    width: str
+    width: str  # "spread", or "fixed"
     scale: float
     offset: float = 0.0
 
     @classmethod
-    def calibrate(cls, residuals, spread, level: float, width: str) -> Interval:
-        if width not in WIDTHS:
-            raise ValueError(f"interval width {width!r} is not one of {list(WIDTHS)}")
-        offset = float(np.median(spread)) if width == "spread" else 0.0
-        if offset <= 0:  # one seed and no peer: no spread to follow
+    def calibrate(cls, residuals, spread, level: float) -> Interval:
+        offset = float(np.median(spread))
+        if offset <= 0:
             return cls(level, "fixed", conformal_quantile(residuals, level))
         scores = np.abs(np.asarray(residuals, dtype=np.float64)) / (np.asarray(spread) + offset)
-        return cls(level, width, conformal_quantile(scores, level), offset)
+        return cls(level, "spread", conformal_quantile(scores, level), offset)
 
     def half_width(self, spread) -> np.ndarray | float:
         """The half-width (MPa) at rows of this spread."""
@@ -96,6 +98,12 @@ class Interval:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Interval:
+        return cls(
+            float(record["level"]), str(record["width"]), float(record["scale"]), float(record["offset"])
+        )
 
 
 def conformal_interval(pred, half_width) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,7 @@
-"""Task 6: the chosen configuration retrained on train+val with every seed and tested once; with
-a peer, the network blended with the benchmark's LightGBM peer, the weight chosen on the val rows."""
+"""Task 6: the benchmark's protocol (protocol.py) on the study's split. The candidates train on
+the train rows and the best on the val rows is chosen; with a peer, the peer is tuned the same
+way and the model served is their equal blend; the val rows' residuals calibrate the interval;
+the choice retrains on train+val and looks at the test rows once."""
 
 from __future__ import annotations
 
@@ -9,20 +11,18 @@ import numpy as np
 import pandas as pd
 
 from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
-from concrete_study.engine import TrainResult, train
 from concrete_study.evaluation import (
     Interval,
-    blend_weight,
     bootstrap_mse_interval,
-    calibration_rows,
     conformal_interval,
     interval_coverage,
     permutation_importance,
     regression_metrics,
     seed_spread,
 )
-from concrete_study.model_file import Ensemble, Served, model_bundle
-from concrete_study.peer import raw_rows, retrain, tune
+from concrete_study.model_file import Served, model_bundle
+from concrete_study.peer import fit_split
+from concrete_study.protocol import inner_predictions, retrain, select, study_split
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
@@ -31,7 +31,6 @@ from concrete_study.runs import Run
 class FinalModel:
     """What the final model step writes."""
 
-    result: TrainResult
     bundle: dict  # the model file's content
     metrics: dict
     test_predictions: pd.DataFrame
@@ -40,83 +39,93 @@ class FinalModel:
 
 
 def final_model(
-    run: Run,
+    candidates: dict[str, Run],
     seeds: list[int],
     table: pd.DataFrame,
     split: dict[str, np.ndarray],
     device: str,
+    peer: dict | None,
+    level: float,
     n_boot: int,
     repeats: int,
-    level: float,
-    width: str = "fixed",
-    peer: dict | None = None,
 ) -> FinalModel:
-    """Refit the scaler on train+val and train every seed there, then look at the test rows once.
+    """Choose, calibrate and retrain on the study's split by the protocol, then test once."""
+    splits = study_split(split)
+    inner = {name: inner_predictions(run, seeds, table, splits, device) for name, run in candidates.items()}
+    choice = select(inner, candidates)[0]
+    run = candidates[choice["candidate"]]
+    ensemble = retrain(run, seeds, table, splits, device)[0]
+    calibration_parts = [inner[choice["candidate"]]["predictions"][0]]
+    served = Served(ensemble)
+    if peer:
+        peer_choice, boosters = fit_split(peer, seeds, table, splits, 0)
+        calibration_parts.append(np.asarray(peer_choice["inner_val_predictions"]))
+        served = Served(ensemble, [b.model_to_string() for b in boosters], peer_choice["params"])
+    y_val = inner[choice["candidate"]]["y_val"][0]
+    interval = Interval.calibrate(*served.blend.calibration(y_val, calibration_parts), level)
+    chosen = {"candidate": choice["candidate"], "inner_val_mse": choice["inner_val_mse"]}
+    return tested(run, seeds, table, split, served, interval, chosen, n_boot, repeats)
 
-    What is calibrated, and with a peer how much weight the network gets, is decided on the val
-    rows by the same models trained on the train rows alone: the split-conformal way.
-    """
-    fit_rows = np.concatenate([split["train"], split["val"]])
-    fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
-    scaler, a = fit_and_scale(table, {"fit": fit_rows, "test": split["test"]}, fit="fit", columns=run.columns)
-    # No held-out rows remain: the per-epoch "val" curve is the fit set itself, for monitoring.
-    result = train(
-        run, seeds, a["X_fit"], a["y_fit"], a["X_fit"], a["y_fit"], device=device, snapshot_epochs=run.members
-    )
-    names = [seed_key(s) for s in seeds]
-    ensemble = Ensemble(run.hidden, scaler, dict(zip(names, result.member_weights(run.members), strict=True)))
-    served, interval, n_calibration = calibrate(
-        run, seeds, table, split, device, level, width, ensemble, peer
-    )
 
-    y_test, y_fit = test[TARGET].to_numpy(np.float64), fit[TARGET].to_numpy(np.float64)
-    parts = served.parts(test)  # the one look at the test set
-    per_seed = served.combine(parts)
-    mean = per_seed.mean(axis=0)
-    fit_pred = served.predict(fit).mean(axis=0)
-
-    # The baselines read the raw inputs, whatever the network reads.
-    _, raw = fit_and_scale(table, {"train": fit_rows, "test": split["test"]}, fit="train")
-    base = baselines(raw)
-    ens = regression_metrics(y_test, mean)
-    seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
-    seed_mse = [m["mse"] for m in seed_metrics.values()]
-    lo, hi = bootstrap_mse_interval(y_test, mean, n_boot)
+def tested_interval(interval: Interval, n_calibration: int, parts: list[np.ndarray], mean, y_test) -> dict:
+    """The interval's record: its calibration, and on the test rows its coverage and widths."""
     half = interval.half_width(seed_spread(*parts)) * np.ones(len(y_test))
-    interval_record = interval.to_dict() | {
+    return interval.to_dict() | {
         "calibration_rows": n_calibration,
         "test_coverage": interval_coverage(y_test, *conformal_interval(mean, half)),
         "test_half_width_mean": float(half.mean()),
         "test_half_width_range": [float(half.min()), float(half.max())],
     }
-    metrics = {
-        "test_mse": ens["mse"],
-        "test_rmse": ens["rmse"],
-        "test_mae": ens["mae"],
-        "test_r2": ens["r2"],
-        "test_mse_ci95": [lo, hi],
+
+
+def tested(
+    run: Run,
+    seeds: list[int],
+    table: pd.DataFrame,
+    split: dict[str, np.ndarray],
+    served: Served,
+    interval: Interval,
+    chosen: dict,
+    n_boot: int,
+    repeats: int,
+) -> FinalModel:
+    """The one look at the test rows: metrics, predictions, importance and the model file."""
+    fit_rows = np.concatenate([split["train"], split["val"]])
+    fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
+    y_test = test[TARGET].to_numpy(np.float64)
+    names = [seed_key(s) for s in seeds]
+    parts = served.parts(test)  # the one look at the test rows
+    per_seed = served.blend.combine(parts)
+    mean = per_seed.mean(axis=0)
+    fit_pred = served.predict(fit).mean(axis=0)
+    # The baselines read the raw inputs, whatever the network reads.
+    base = baselines(fit_and_scale(table, {"train": fit_rows, "test": split["test"]}, fit="train")[1])
+    seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
+    seed_mse = [m["mse"] for m in seed_metrics.values()]
+    interval_record = tested_interval(interval, len(split["val"]), parts, mean, y_test)
+    ens = regression_metrics(y_test, mean)
+    metrics = {f"test_{k}": v for k, v in ens.items()} | {
+        "test_mse_ci95": list(bootstrap_mse_interval(y_test, mean, n_boot)),
         "test_mse_mean_single_seed": float(np.mean(seed_mse)),
         "test_mse_std_single_seed": float(np.std(seed_mse, ddof=1)) if len(seeds) > 1 else 0.0,
-        "train_mse": float(np.mean((fit_pred - y_fit) ** 2)),
+        "train_mse": float(np.mean((fit_pred - fit[TARGET].to_numpy(np.float64)) ** 2)),
         "baseline_mean_test_mse": base["mean_mse_test"],
         "baseline_linear_test_mse": base["linear_mse_test"],
-        "test_rows": int(len(y_test)),
-        "fit_rows": int(len(y_fit)),
+        "test_rows": len(y_test),
+        "fit_rows": len(fit),
         "per_seed": seed_metrics,
+        "chosen": chosen,
         "run": run.params(),
         "seeds": seeds,
         "bootstrap_resamples": n_boot,
         "interval": interval_record,
     }
-    if served.boosters:
-        # The blend's parts on the same test rows, each alone.
+    if served.boosters:  # the blend's parts on the same test rows, each alone
         for name, part in zip(("network", "peer"), parts, strict=True):
             metrics[name] = regression_metrics(y_test, part.mean(axis=0))
         metrics["blend"] = served.description()
     input_range = {f: [float(fit[f].min()), float(fit[f].max())] for f in FEATURES}
-    x_test = test[FEATURES].to_numpy(np.float64)
     return FinalModel(
-        result=result,
         bundle=model_bundle(run.params(), seeds, served, metrics, interval_record, input_range),
         metrics=metrics,
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
@@ -124,44 +133,9 @@ def final_model(
         # The raw inputs, each shuffled in turn: derived ones follow the raw ones they come from.
         importance=permutation_importance(
             lambda x: served.predict(pd.DataFrame(x, columns=FEATURES)).mean(axis=0),
-            x_test,
+            test[FEATURES].to_numpy(np.float64),
             y_test,
             FEATURES,
             repeats,
         ),
     )
-
-
-def calibrate(
-    run: Run,
-    seeds: list[int],
-    table: pd.DataFrame,
-    split: dict,
-    device: str,
-    level: float,
-    width: str,
-    ensemble: Ensemble,
-    peer: dict | None,
-) -> tuple[Served, Interval, int]:
-    """What the final model serves and its split-conformal interval, from models trained on the
-    train rows alone and scored on the val rows: the network's ensemble there and, with a peer,
-    the peer tuned there; the blend's weight on the network is the one of the peer's
-    `blend_weights` whose blend predicts the val rows best, and each seed of the peer retrains on
-    train+val for the rounds it stopped at.
-    Returns the served model, the interval and the number of rows it was calibrated on."""
-    _, a = fit_and_scale(
-        table, {"train": split["train"], "val": split["val"]}, fit="train", columns=run.columns
-    )
-    x, y, x_val = a["X_train"], a["y_train"], a["X_val"]
-    result = train(run, seeds, x, y, x_val, a["y_val"], device=device, snapshot_epochs=run.members)
-    y_val = a["y_val"].astype(np.float64)
-    parts, weight, served = [result.member_predictions(run.members).astype(np.float64)], 1.0, Served(ensemble)
-    if peer:
-        choice = tune(peer, seeds, *raw_rows(table, split["train"]), *raw_rows(table, split["val"]))
-        parts.append(np.asarray(choice["inner_val_predictions"]))
-        weight, _ = blend_weight(*(p.mean(axis=0) for p in parts), y_val, peer["blend_weights"])
-        boosters = retrain(
-            peer, choice, seeds, *raw_rows(table, np.concatenate([split["train"], split["val"]]))
-        )
-        served = Served(ensemble, [b.model_to_string() for b in boosters], weight, choice["params"])
-    return served, Interval.calibrate(*calibration_rows(y_val, parts, weight), level, width), len(y_val)

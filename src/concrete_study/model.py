@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -15,6 +17,18 @@ def layer_sizes(n_inputs: int, hidden: list[int]) -> list[tuple[int, int]]:
 def analytic_parameter_count(n_inputs: int, hidden: list[int]) -> int:
     """sum((in + 1) * out) over the linear layers: weights plus biases."""
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in layer_sizes(n_inputs, hidden))
+
+
+def run_parameter_count(run) -> int:
+    """The parameters of one model of `run` (runs.Run): its embedding's, where it has one, and its
+    MLP's over the inputs it reads."""
+    from concrete_study import embedding
+
+    n_inputs = len(run.columns)
+    if run.embedding == "none":
+        return analytic_parameter_count(n_inputs, run.hidden)
+    embedded = sum(math.prod(shape) for shape in embedding.shapes(n_inputs))
+    return embedded + analytic_parameter_count(n_inputs * embedding.WIDTH, run.hidden)
 
 
 def build_mlp(n_inputs: int, hidden: list[int]) -> nn.Sequential:

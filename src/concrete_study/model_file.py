@@ -14,21 +14,18 @@ import torch
 from concrete_study import embedding
 from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
 from concrete_study.errors import ModelFileError
-from concrete_study.evaluation import Interval, conformal_interval, seed_spread
+from concrete_study.evaluation import Blend, Interval, conformal_interval, seed_spread
 from concrete_study.inputs import DERIVED, derive
 from concrete_study.model import EMBEDDING_KEYS, build_mlp
 
-MODEL_FORMAT = "concrete-study-model/6"
-# /2: a network alone, no "peer" entry; /2 and /3: a fixed interval, "half_width" alone; before
-# /5: no embedding; before /6: one state dict per seed, not a list of its members.
-READABLE = tuple(f"concrete-study-model/{v}" for v in (2, 3, 4, 5)) + (MODEL_FORMAT,)
+MODEL_FORMAT = "concrete-study-model/7"
 
 
 class Ensemble:
     """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw
     or derived, see inputs.py) computed from them, and embedded (embedding.py) where the state
-    dicts hold an embedding. Each seed's model is the mean of its members: the weights after its
-    last epoch and any snapshots it keeps (Run.members)."""
+    dicts hold an embedding. Each seed predicts the mean of its members' predictions: the members
+    are its weights after its last epoch and after any snapshot epochs it keeps (Run.members)."""
 
     def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, list[dict]]):
         self.hidden = list(hidden)
@@ -69,29 +66,26 @@ class Ensemble:
 
 
 class Served:
-    """What the final model serves: the network's seed ensemble, or weight x network + (1 - weight)
-    x peer, seed k of the network with seed k of the peer's LightGBM boosters (kept as the model
+    """What the final model serves: the network's seed ensemble alone, or its equal blend
+    (evaluation.Blend) with the peer's LightGBM boosters, seed k with seed k (kept as the model
     strings LightGBM writes: plain text, which torch's safe loading accepts)."""
 
-    def __init__(self, ensemble: Ensemble, boosters: list[str] | None = None, weight=1.0, params=None):
-        self.ensemble, self.boosters, self.weight, self.params = ensemble, boosters or [], weight, params
+    def __init__(self, ensemble: Ensemble, boosters: list[str] | None = None, params: dict | None = None):
+        self.ensemble, self.boosters, self.params = ensemble, boosters or [], params
+        self.blend = Blend(parts=2 if self.boosters else 1)
         self._trees = None
 
     def parts(self, frame: pd.DataFrame, source: str = "mixtures") -> list[np.ndarray]:
         """Each part's predictions per seed, (seeds, rows): the network's, then the peer's."""
-        net = self.ensemble.predict(frame, source)
-        if not self.boosters:
-            return [net]
-        x = frame[FEATURES].to_numpy(np.float64)
-        return [net, np.stack([t.predict(x) for t in self.trees()])]
-
-    def combine(self, parts: list[np.ndarray]) -> np.ndarray:
-        """Every seed's served prediction from `parts`' output."""
-        return parts[0] if len(parts) == 1 else self.weight * parts[0] + (1 - self.weight) * parts[1]
+        parts = [self.ensemble.predict(frame, source)]
+        if self.boosters:
+            x = frame[FEATURES].to_numpy(np.float64)
+            parts.append(np.stack([t.predict(x) for t in self.trees()]))
+        return parts
 
     def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
         """Every seed's predicted strength, (seeds, rows), from raw mixtures."""
-        return self.combine(self.parts(frame, source))
+        return self.blend.combine(self.parts(frame, source))
 
     def trees(self) -> list:
         """The peer's boosters, read from their model strings once."""
@@ -102,12 +96,16 @@ class Served:
         return self._trees
 
     def description(self) -> dict:
-        return {"weight": self.weight, "peer_params": self.params, "peer_seeds": len(self.boosters)}
+        return {
+            "weights": list(self.blend.weights),
+            "peer_params": self.params,
+            "peer_seeds": len(self.boosters),
+        }
 
     def to_dict(self) -> dict | None:
         if not self.boosters:
             return None
-        return {"weight": self.weight, "params": self.params, "boosters": self.boosters}
+        return {"params": self.params, "boosters": self.boosters}
 
 
 def model_bundle(
@@ -117,8 +115,8 @@ def model_bundle(
 
     `interval` holds the conformal interval (evaluation.Interval) and its record on the test
     rows; `input_range` the [min, max] of each
-    input over the training rows, beyond which a prediction is an extrapolation; `peer` the blend's
-    weight and boosters, or None for the network alone.
+    input over the training rows, beyond which a prediction is an extrapolation; `peer` the
+    peer's parameters and boosters, or None for the network alone.
     """
     ensemble = served.ensemble
     return {
@@ -153,7 +151,7 @@ class Model:
         # A known strength column may stay (to compare); any other extra column is an error.
         inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
         parts = self.served.parts(inputs, source)
-        pred = self.served.combine(parts)
+        pred = self.served.blend.combine(parts)
         out = frame.copy()
         out["predicted_strength_mpa"] = pred.mean(axis=0)
         out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
@@ -181,8 +179,13 @@ def load_model(path: str | Path) -> Model:
         raise ModelFileError(f"{path}: refused, not a safe model file ({cause})") from None
     except Exception as exc:
         raise ModelFileError(f"{path}: not a model file ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict) or data.get("format") not in READABLE:
+    if not isinstance(data, dict) or not str(data.get("format", "")).startswith("concrete-study-model/"):
         raise ModelFileError(f"{path}: not a concrete-study model (expected {MODEL_FORMAT})")
+    if data["format"] != MODEL_FORMAT:
+        raise ModelFileError(
+            f"{path}: format {data['format']}, this version reads {MODEL_FORMAT}: rebuild it "
+            "(snakemake results/final/model.pt)"
+        )
     if data.get("features") != FEATURES:
         raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
     unknown = [c for c in data.get("scaler", {}).get("columns", []) if c not in FEATURES and c not in DERIVED]
@@ -190,13 +193,11 @@ def load_model(path: str | Path) -> Model:
         raise ModelFileError(f"{path}: reads an input this version cannot compute: {unknown[0]!r}")
     try:
         state_dicts = data["state_dicts"]
-        if data["format"] != MODEL_FORMAT:
-            state_dicts = {name: [sd] for name, sd in state_dicts.items()}
         if not all(isinstance(sds, list) and sds for sds in state_dicts.values()):
             raise TypeError("a seed's weights are not a list of its members")
         ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), state_dicts)
         peer = data.get("peer")
-        served = Served(ensemble, *(peer["boosters"], float(peer["weight"]), peer["params"]) if peer else ())
+        served = Served(ensemble, *(peer["boosters"], peer["params"]) if peer else ())
         if peer and (
             len(served.boosters) != len(ensemble.models)
             or not all(isinstance(b, str) for b in served.boosters)
@@ -204,7 +205,7 @@ def load_model(path: str | Path) -> Model:
             raise TypeError("the peer's boosters")
         model = Model(
             served,
-            read_interval(data["interval"]),
+            Interval.from_dict(data["interval"]),
             {f: data["input_range"][f] for f in FEATURES},
             data,
         )
@@ -219,12 +220,3 @@ def load_model(path: str | Path) -> Model:
             f"{path}: damaged model file (the peer's boosters: {exc.__class__.__name__})"
         ) from None
     return model
-
-
-def read_interval(record: dict) -> Interval:
-    """The interval a model file holds; files before /4 hold a fixed half-width alone."""
-    if "scale" not in record:
-        return Interval(float(record["level"]), "fixed", float(record["half_width"]))
-    return Interval(
-        float(record["level"]), str(record["width"]), float(record["scale"]), float(record["offset"])
-    )

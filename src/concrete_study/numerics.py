@@ -62,7 +62,7 @@ def lock_breakers(environ: MutableMapping[str, str], machine: str | None = None)
 def warning(problems: list[str]) -> str:
     return (
         f"concrete-study: warning: {'; '.join(problems)}: the numbers will not reproduce dvc.lock byte "
-        "for byte (README, Reproducibility)"
+        "for byte (docs/reproducibility.md)"
     )
 
 

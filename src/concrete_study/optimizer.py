@@ -23,10 +23,6 @@ class FlatOptimizer:
     """`run`'s optimizer and schedule for `flat`, whose gradient is `flat.grad`."""
 
     def __init__(self, flat: torch.Tensor, run: Run) -> None:
-        if run.optimizer not in ("adam", "sgd", "sgd_momentum"):
-            raise ValueError(f"unknown optimizer {run.optimizer!r}")
-        if run.scheduler not in ("none", "step", "cosine"):
-            raise ValueError(f"unknown scheduler {run.scheduler!r}")
         self.flat, self.run = flat, run
         self.lr = run.lr  # this epoch's learning rate
         self.epoch = 0  # epochs completed
@@ -60,7 +56,7 @@ class FlatOptimizer:
                 maximize=False,
             )
             return
-        momentum = run.momentum if run.optimizer == "sgd_momentum" else 0.0
+        momentum = run.momentum  # 0 unless sgd_momentum (Run.uses)
         first = momentum != 0 and self.momentum_buffer is None
         if first:
             self.momentum_buffer = torch.empty_like(flat.grad)

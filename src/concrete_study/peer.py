@@ -7,7 +7,8 @@ ensemble's predictions of the inner validation rows calibrate its interval), and
 retrained on all the split's training rows for the rounds it stopped at, to be scored once on the
 test rows. One seed per grid point, not five: a booster costs ~0.3 s here, most of it the Python
 loop over rounds, and 18 points x 5 seeds x 20 splits would take longer than the whole study.
-Trees read the raw inputs: no scaling.
+Trees read the raw inputs: no scaling. The final model's peer is the same routine on the
+study's split (protocol.study_split).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pandas as pd
 from concrete_study.data import TARGET
 from concrete_study.inputs import FEATURES
 from concrete_study.records import seed_key
+
+BAGGING_FRACTION = 0.8  # each round's boosters see this fraction of the rows
 
 
 def grid_points(peer: dict) -> list[dict]:
@@ -34,7 +37,7 @@ def train_peer(peer: dict, point: dict, seed: int, x, y, rounds: int, valid=None
     params = {
         "objective": "regression",
         "learning_rate": peer["learning_rate"],
-        "bagging_fraction": peer["subsample"],
+        "bagging_fraction": BAGGING_FRACTION,
         "bagging_freq": 1,
         **point,
         "seed": seed,
@@ -89,13 +92,19 @@ def raw_rows(table: pd.DataFrame, rows) -> tuple[np.ndarray, np.ndarray]:
     return part[FEATURES].to_numpy(np.float64), part[TARGET].to_numpy(np.float64)
 
 
-def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int):
-    """One split: the choice on its inner rows, and the retrained seeds' test predictions."""
+def fit_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int) -> tuple[dict, list]:
+    """Split `s`: the choice on its inner rows (`tune`), and each seed's booster retrained on all
+    its training rows."""
     x, y = raw_rows(table, splits["inner_train"][s])
     x_val, y_val = raw_rows(table, splits["inner_val"][s])
     choice = {"split": s, **tune(peer, seeds, x, y, x_val, y_val)}
+    return choice, retrain(peer, choice, seeds, *raw_rows(table, splits["train"][s]))
+
+
+def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int):
+    """Split `s` of the benchmark: the choice, and the retrained seeds' test predictions."""
+    choice, boosters = fit_split(peer, seeds, table, splits, s)
     x_test, y_test = raw_rows(table, splits["test"][s])
-    boosters = retrain(peer, choice, seeds, *raw_rows(table, splits["train"][s]))
     per_seed = np.stack([b.predict(x_test) for b in boosters])
     frame = pd.DataFrame({"split": s, "row": splits["test"][s], "strength": y_test})
     frame = frame.assign(

@@ -19,9 +19,6 @@ from concrete_study.records import run_history
 if TYPE_CHECKING:  # the Snakefile imports this module: pandas only where a table is read
     import pandas as pd
 
-OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
-SCHEDULERS = ("none", "step", "cosine")
-EMBEDDINGS = ("none", "periodic")  # how the MLP reads each input: as is, or embedding.py's
 # A periodic embedding's size (embedding.py), fixed: trainable frequencies per input, and values
 # per input that the MLP reads. Here, not there, so that a run's scales are checked without
 # making everything that reads runs depend on the embedding's code.
@@ -29,6 +26,16 @@ FREQUENCIES = 8
 WIDTH = 8
 # Schedules whose learning rate at epoch k does not depend on the total number of epochs.
 EPOCH_INDEPENDENT = ("none", "step")
+# Keys that only one setting of another key uses: the key -> (that key, that value).
+USED_ONLY_WITH = {
+    "momentum": ("optimizer", "sgd_momentum"),
+    "step_size": ("scheduler", "step"),
+    "gamma": ("scheduler", "step"),
+    "frequency_scales": ("embedding", "periodic"),
+}
+# Keys added after the original study: left out of params at their defaults, so that the
+# original's runs keep their ids and params.
+OPTIONAL = ("inputs", "weight_decay", "embedding", "frequency_scales", "snapshots")
 
 
 def _num(x: float) -> str:
@@ -45,72 +52,53 @@ def hidden_slug(hidden) -> str:
 @dataclass(frozen=True)
 class Run:
     """One training configuration. Its defaults are the original study's choices, written only
-    here; a config's `bases` override them. Keys that the optimizer or scheduler ignores are reset to their
-    defaults, so two runs that train the same way are equal (and get one id, one job)."""
+    here; the config's `base` overrides them, and config/schema.yaml says which values each key
+    takes. A key that the run does not use (USED_ONLY_WITH) is reset to its default, so two runs
+    that train the same way are equal (and get one id, one job)."""
 
     hidden: tuple[int, ...] = (128, 64)
-    optimizer: str = "adam"  # one of OPTIMIZERS
+    optimizer: str = "adam"  # sgd, sgd_momentum or adam
     lr: float = 1.0e-2
-    momentum: float = 0.0  # sgd_momentum only
-    scheduler: str = "none"  # one of SCHEDULERS
-    step_size: int = 10  # step only: StepLR period in epochs
-    gamma: float = 0.5  # step only: StepLR factor
+    momentum: float = 0.0
+    scheduler: str = "none"  # none, step (StepLR) or cosine
+    step_size: int = 10  # StepLR period in epochs
+    gamma: float = 0.5  # StepLR factor
     batch_size: int = 64
     epochs: int = 300
     standardize_target: bool = False
-    inputs: str = "raw"  # one of inputs.INPUT_SETS: the raw inputs, or with derived ones
+    inputs: str = "raw"  # the raw inputs, or with derived ones (inputs.INPUT_SETS)
     weight_decay: float = 0.0  # adam: decoupled (AdamW); sgd: an L2 term in the gradient
-    embedding: str = "none"  # one of EMBEDDINGS
-    # periodic only: the initial frequencies' standard deviations, each input's frequencies split
-    # evenly among them (embedding.initial)
+    embedding: str = "none"  # none, or periodic (embedding.py)
+    # The initial frequencies' standard deviations, each input's frequencies split evenly among
+    # them (embedding.initial)
     frequency_scales: tuple[float, ...] = (0.1,)
-    # Earlier epochs whose weights the model keeps beside its last and averages with them, per
-    # seed (a snapshot ensemble): the benchmark's candidates and final.run only
+    # Earlier epochs after which each seed also keeps its weights: it predicts the mean of those
+    # models' predictions and its last's (a snapshot ensemble)
     snapshots: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         put = object.__setattr__
-        put(self, "hidden", tuple(int(w) for w in self.hidden))
-        put(self, "frequency_scales", tuple(float(f) for f in self.frequency_scales))
-        put(self, "snapshots", tuple(int(e) for e in self.snapshots))
-        for name, kind in (
-            ("lr", float),
-            ("momentum", float),
-            ("gamma", float),
-            ("step_size", int),
-            ("weight_decay", float),
-        ):
-            put(self, name, kind(getattr(self, name)))
-        put(self, "batch_size", int(self.batch_size))
-        put(self, "epochs", int(self.epochs))
-        put(self, "standardize_target", bool(self.standardize_target))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(f.default, tuple):
+                put(self, f.name, tuple(type(f.default[0] if f.default else 1)(v) for v in value))
+            else:
+                put(self, f.name, type(f.default)(value))
         problem = self._problem()
         if problem:
             raise ConfigError(f"run {self.params()}: {problem}")
-        if self.optimizer != "sgd_momentum":
-            put(self, "momentum", Run.momentum)
-        if self.scheduler != "step":
-            put(self, "step_size", Run.step_size)
-            put(self, "gamma", Run.gamma)
-        if self.embedding != "periodic":
-            put(self, "frequency_scales", Run.frequency_scales)
+        for key in USED_ONLY_WITH:
+            if not self.uses(key):
+                put(self, key, getattr(Run, key))
+
+    def uses(self, key: str) -> bool:
+        """Whether this run's training reads `key`."""
+        other = USED_ONLY_WITH.get(key)
+        return other is None or getattr(self, other[0]) == other[1]
 
     def _problem(self) -> str | None:
-        if self.inputs not in INPUT_SETS:
-            return f"inputs {self.inputs!r} is not one of {list(INPUT_SETS)}"
-        if self.embedding not in EMBEDDINGS:
-            return f"embedding {self.embedding!r} is not one of {list(EMBEDDINGS)}"
-        if self.optimizer not in OPTIMIZERS:
-            return f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}"
-        if self.scheduler not in SCHEDULERS:
-            return f"scheduler {self.scheduler!r} is not one of {list(SCHEDULERS)}"
-        if not self.hidden or min(self.hidden) < 1:
-            return "hidden must list at least one width, each >= 1"
-        if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
-            return "lr must be > 0, batch_size and epochs >= 1"
-        if not self.frequency_scales or min(self.frequency_scales) <= 0:
-            return "frequency_scales must list at least one scale, each > 0"
-        if FREQUENCIES % len(self.frequency_scales):
+        """What the schema cannot check: one key against another."""
+        if not self.frequency_scales or FREQUENCIES % len(self.frequency_scales):
             return (
                 f"frequency_scales: {len(self.frequency_scales)} scales do not split the "
                 f"{FREQUENCIES} frequencies per input evenly"
@@ -122,35 +110,19 @@ class Run:
                 f"snapshots must list epochs in increasing order, each from 1 to below epochs "
                 f"({self.epochs}), got {list(self.snapshots)}"
             )
-        if self.weight_decay < 0:
-            return f"weight_decay must be >= 0, got {self.weight_decay:g}"
         if self.optimizer == "sgd_momentum" and not 0 < self.momentum < 1:
             return f"optimizer sgd_momentum needs 0 < momentum < 1, got {self.momentum:g}"
-        if self.scheduler == "step" and (self.step_size < 1 or not 0 < self.gamma <= 1):
-            return "scheduler step needs step_size >= 1 and 0 < gamma <= 1"
         return None
 
     def params(self) -> dict:
-        """Plain types in a fixed order, without the keys this run ignores: what Snakemake
-        compares between runs (1 vs 1.0 or a stray momentum would cause reruns)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["hidden"] = list(self.hidden)
-        out["frequency_scales"] = list(self.frequency_scales)
-        out["snapshots"] = list(self.snapshots)
-        if self.optimizer != "sgd_momentum":
-            del out["momentum"]
-        if self.scheduler != "step":
-            del out["step_size"], out["gamma"]
-        if self.inputs == "raw":
-            del out["inputs"]
-        if not self.weight_decay:
-            del out["weight_decay"]
-        if self.embedding == "none":
-            del out["embedding"]
-        if self.frequency_scales == Run.frequency_scales:
-            del out["frequency_scales"]
-        if not self.snapshots:
-            del out["snapshots"]
+        """Plain types in a fixed order, without the keys this run does not use nor the optional
+        ones at their defaults: what Snakemake compares between runs (1 vs 1.0 or a stray
+        momentum would cause reruns)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if self.uses(f.name) and not (f.name in OPTIONAL and value == f.default):
+                out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
     @property
@@ -168,9 +140,9 @@ class Run:
     def id(self) -> str:
         """A readable slug, for example 'h128-64_adam_lr0.01_bs64_e300' (with derived inputs and a
         standardised strength: 'h128-64_adam_lr0.01_bs64_ystd_derived_e300')."""
-        opt = f"sgdm{_num(self.momentum)}" if self.optimizer == "sgd_momentum" else self.optimizer
+        opt = f"sgdm{_num(self.momentum)}" if self.uses("momentum") else self.optimizer
         parts = [f"h{hidden_slug(self.hidden)}", opt, f"lr{_num(self.lr)}"]
-        if self.scheduler == "step":
+        if self.uses("step_size"):
             parts.append(f"step{self.step_size}-{_num(self.gamma)}")
         elif self.scheduler == "cosine":
             parts.append("cos")
@@ -238,9 +210,9 @@ class Study:
         return self.reads[output]
 
 
-def resolve(config: dict, overrides: dict | None = None, base: str = "default") -> Run:
-    """A run from a named base of the config plus overrides."""
-    return Run(**(config["bases"][base] | (overrides or {})))
+def resolve(config: dict, overrides: dict | None = None) -> Run:
+    """A run from the config's base plus overrides."""
+    return Run(**(config["base"] | (overrides or {})))
 
 
 def _experiment(study: Study, name, key: str) -> list[str]:
@@ -281,7 +253,7 @@ def _single_weights(run: Run, key: str) -> None:
     if run.snapshots:
         raise ConfigError(
             f"config key {key!r}: run {run.id!r} keeps snapshots, which only the benchmark's "
-            "candidates and final.run may: the study's tables and figures read one set of weights"
+            "candidates may: the study's tables and figures read one set of weights"
         )
 
 
@@ -290,7 +262,7 @@ def expand_study(config: dict) -> Study:
     runs that every table and figure reads."""
     study = Study()
     for name, experiment in config["experiments"].items():
-        base = config["bases"][experiment.get("base", "default")]
+        base = config["base"]
         ids: set[str] = set()
         for i, grid in enumerate(experiment["grids"]):
             try:

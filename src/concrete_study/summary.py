@@ -3,17 +3,18 @@ dozen numbers, beside the original study, the baselines and the published result
 
 from __future__ import annotations
 
-import hashlib
 import math
-import subprocess
-from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from concrete_study.markdown import markdown_table
+from concrete_study.markdown import render
 
-BLEND = "Blend of the network and the peer, weighted by benchmark.peer.blend_weights"
+# The three models the benchmark measures, as every table names them.
+METHODS = {
+    "network": "This project: MLP seed ensemble, chosen per split on inner rows",
+    "peer": "LightGBM peer, a seed ensemble tuned per split on the same inner rows",
+    "blend": "Equal blend of the network and the peer",
+}
 # The original study's final test MSE (shared/reference/study-report.txt, Figure 20).
 ORIGINAL_TEST_MSE = 30.4062
 
@@ -49,148 +50,105 @@ def headline(final: dict, benchmark: dict) -> dict:
     }
 
 
-def width_words(width: str) -> str:
-    if width == "spread":
-        return "wider where the seeds and models disagree"
-    return "one width for every mixture"
+def final_name(final: dict) -> str:
+    """The final model in words: its network, snapshots, seeds and blend."""
+    run = final["run"]
+    network = f"MLP [{', '.join(str(w) for w in run['hidden'])}]"
+    network += " on the derived inputs" if run.get("inputs") == "derived" else ""
+    network += " through periodic embeddings" if run.get("embedding") == "periodic" else ""
+    if run.get("snapshots"):
+        network += f", each seed the mean of {len(run['snapshots']) + 1} snapshots"
+    seeds = len(final["seeds"])
+    if "blend" in final:
+        return f"Final model: {network}, blended in equal parts with LightGBM, {seeds} seeds each"
+    return f"Final model: {network}, {seeds}-seed ensemble"
 
 
-def half_width_range(interval: dict) -> str:
-    low, high = interval["test_half_width_range"]
-    return f" on average (from {low:.1f} to {high:.1f})" if high > low else ""
-
-
-def lock_state(root: str | Path, written: list[str]) -> str:
-    """Whether the outs on disk are those dvc.lock records (`written`, this job's own, left out)."""
-    lock = Path(root) / "dvc.lock"
-    if not lock.is_file():
-        return "no dvc.lock"
-    outs = [o for stage in yaml.safe_load(lock.read_text())["stages"].values() for o in stage.get("outs", [])]
-    differ = [
-        o["path"]
-        for o in outs
-        if o["path"] not in written
-        and (
-            not (Path(root) / o["path"]).is_file()
-            or hashlib.md5((Path(root) / o["path"]).read_bytes()).hexdigest() != o.get("md5")
-        )
-    ]
-    if not differ:
-        return "dvc.lock records these outs"
-    return f"{len(differ)} outs differ from those dvc.lock records ({', '.join(differ)})"
-
-
-def commit_state(root: str | Path) -> str:
-    """The git commit the results were built from, and whether code or config had changed since."""
-
-    def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-
-    head = git("rev-parse", "--short", "HEAD")
-    if head.returncode != 0:
-        return "files outside a git checkout"
-    changed = git("status", "--porcelain", "--untracked-files=no").stdout.splitlines()
-    changed = [ln for ln in changed if not ln[3:].startswith(("results/", "dvc.lock"))]
-    return f"commit {head.stdout.strip()}" + (f" with {len(changed)} changed files" if changed else "")
-
-
-def _best_published(published: pd.DataFrame) -> pd.Series:
-    comparable = published[published["comparable"] == "yes"]
-    return comparable.loc[comparable["rmse"].idxmin()]
-
-
-def summary_markdown(final: dict, benchmark: dict, published: pd.DataFrame, built_from: str) -> str:
-    """The page that opens the report and that results/summary.md holds."""
+def final_rows(final: dict) -> list[list[str]]:
+    """The final model, its parts alone, and what it is compared with, on the same test rows."""
     lo, hi = (math.sqrt(v) for v in final["test_mse_ci95"])
-    interval = final["interval"]
-    hidden = ", ".join(str(w) for w in final["run"]["hidden"])
+
+    def scores(name: str, m: dict) -> list[str]:
+        return [name, f"{m['rmse']:.2f}", f"{m['mae']:.2f}", f"{m['r2']:.3f}", f"{m['mse']:.2f}"]
 
     def by_mse(name: str, mse: float) -> list[str]:
         return [name, f"{math.sqrt(mse):.2f}", "", "", f"{mse:.2f}"]
 
-    run = final["run"]
-    network = f"MLP [{hidden}]" + (" on the derived inputs" if run.get("inputs") == "derived" else "")
-    network += " through periodic embeddings" if run.get("embedding") == "periodic" else ""
-    if run.get("snapshots"):
-        network += f", each seed the mean of {len(run['snapshots']) + 1} snapshots"
-    name = f"Final model: {network}, {len(final['seeds'])}-seed ensemble"
-    if "blend" in final:
-        name = (
-            f"Final model: {network}, blended with LightGBM, {final['blend']['weight']:.1f} on the "
-            f"network, {len(final['seeds'])} seeds each"
-        )
-    rows = [
-        [
-            name,
-            f"{final['test_rmse']:.2f} ({lo:.2f}-{hi:.2f})",
-            f"{final['test_mae']:.2f}",
-            f"{final['test_r2']:.3f}",
-            f"{final['test_mse']:.2f}",
-        ],
-        *(
-            [
-                f"{label} alone",
-                f"{final[part]['rmse']:.2f}",
-                f"{final[part]['mae']:.2f}",
-                f"{final[part]['r2']:.3f}",
-                f"{final[part]['mse']:.2f}",
-            ]
-            for part, label in (("network", "Its network"), ("peer", "Its LightGBM peer"))
-            if part in final
-        ),
+    ours = scores(final_name(final), {k: final[f"test_{k}"] for k in ("rmse", "mae", "r2", "mse")})
+    ours[1] += f" ({lo:.2f}-{hi:.2f})"
+    parts = [
+        scores(f"{label} alone", final[p])
+        for p, label in (("network", "Its network"), ("peer", "Its LightGBM peer"))
+        if p in final
+    ]
+    return [
+        ours,
+        *parts,
         by_mse("Mean single seed", final["test_mse_mean_single_seed"]),
         by_mse("Original study's final model", ORIGINAL_TEST_MSE),
         by_mse("Linear regression", final["baseline_linear_test_mse"]),
         by_mse("Mean strength", final["baseline_mean_test_mse"]),
     ]
-    best = _best_published(published)
-    error = f" ± {best['error']:.2f}" + (" (sd)" if best["error_kind"] == "sd" else "")
-    bench = [
-        [
-            "This project: MLP seed ensemble, chosen per split on inner rows",
-            f"{benchmark['rmse_mean']:.2f} ± {benchmark['rmse_se']:.2f}",
-            "measured here",
-        ],
+
+
+def benchmark_rows(benchmark: dict, published: pd.DataFrame) -> list[list[str]]:
+    """The benchmark's models measured here, and the best published result on the same splits."""
+    models = {"network": benchmark, **{k: benchmark[k] for k in ("peer", "blend") if k in benchmark}}
+    rows = [
+        [METHODS[k], f"{b['rmse_mean']:.2f} ± {b['rmse_se']:.2f}", "measured here"] for k, b in models.items()
+    ]
+    rows.insert(
+        1,
         [
             "This project: mean single model",
             f"{benchmark['single_rmse_mean']:.2f} ± {benchmark['single_rmse_se']:.2f}",
             "measured here",
         ],
+    )
+    comparable = published[published["comparable"] == "yes"]
+    best = comparable.loc[comparable["rmse"].idxmin()]
+    error = f" ± {best['error']:.2f}" + (" (sd)" if best["error_kind"] == "sd" else "")
+    return [*rows, [f"Best published: {best['method']}", f"{best['rmse']:.2f}{error}", best["source"]]]
+
+
+def interval_text(final: dict, benchmark: dict) -> str:
+    """The intervals' level, coverage and width, on the final model's and the benchmark's test rows."""
+    interval = final["interval"]
+    low, high = interval["test_half_width_range"]
+    spread = f" on average (from {low:.1f} to {high:.1f})" if high > low else ""
+    models = [
+        ("the network", benchmark),
+        ("the peer", benchmark.get("peer")),
+        ("the blend", benchmark.get("blend")),
     ]
-    for name, method in (("peer", "LightGBM peer, tuned per split on the same inner rows"), ("blend", BLEND)):
-        if name in benchmark:
-            rmse = f"{benchmark[name]['rmse_mean']:.2f} ± {benchmark[name]['rmse_se']:.2f}"
-            bench.append([method, rmse, "measured here"])
-    bench.append([f"Best published: {best['method']}", f"{best['rmse']:.2f}{error}", best["source"]])
-    lines = [
-        "# The result",
-        "",
-        f"## Final model: {final['test_rows']} test rows, looked at once",
-        "",
-        *markdown_table(["model", "test RMSE, MPa (95% bootstrap)", "MAE", "R²", "MSE, MPa²"], rows, "lrrrr"),
-        "",
-        f"## Standard benchmark: {benchmark['splits']} published 90/10 splits, test RMSE (MPa), mean ± SE",
-        "",
-        *markdown_table(["model", "test RMSE", "source"], bench, "lrl"),
-        "",
-        "## Prediction intervals",
-        "",
-        f"{interval['level']:.0%} split-conformal intervals ({width_words(interval['width'])}): the final "
-        f"model's, ± {interval['test_half_width_mean']:.1f} MPa{half_width_range(interval)}, "
-        f"covered {interval['test_coverage']:.1%} of its {final['test_rows']} test rows. On the benchmark's "
-        f"{benchmark['test_rows']:,} test rows: "
-        + "; ".join(
-            f"{name} {b['coverage']:.1%}, mean width {b['width_mean']:.1f} MPa"
-            for name, b in (
-                ("the network", benchmark),
-                ("the peer", benchmark.get("peer")),
-                ("the blend", benchmark.get("blend")),
-            )
-            if b
-        )
-        + ".",
-        "",
-        f"Built from {built_from}.",
-        "",
-    ]  # fmt: skip
-    return "\n".join(lines)
+    measured = "; ".join(
+        f"{name} {b['coverage']:.1%}, mean width {b['width_mean']:.1f} MPa" for name, b in models if b
+    )
+    return (
+        f"{interval['level']:.0%} split-conformal intervals, wider where the seeds and models disagree: "
+        f"the final model's, ± {interval['test_half_width_mean']:.1f} MPa{spread}, covered "
+        f"{interval['test_coverage']:.1%} of its {final['test_rows']} test rows. On the benchmark's "
+        f"{benchmark['test_rows']:,} test rows: {measured}."
+    )
+
+
+def summary_page(final: dict, benchmark: dict, published: pd.DataFrame, kind: str) -> str:
+    """The page that opens the report (`kind` "rst") and that results/summary.md holds ("md")."""
+    page = [
+        ("title", "The result"),
+        ("heading", f"Final model: {final['test_rows']} test rows, looked at once"),
+        (
+            "table",
+            ["model", "test RMSE, MPa (95% bootstrap)", "MAE", "R²", "MSE, MPa²"],
+            final_rows(final),
+            "lrrrr",
+        ),
+        (
+            "heading",
+            f"Standard benchmark: {benchmark['splits']} published 90/10 splits, test RMSE (MPa), mean ± SE",
+        ),
+        ("table", ["model", "test RMSE", "source"], benchmark_rows(benchmark, published), "lrl"),
+        ("heading", "Prediction intervals"),
+        ("text", interval_text(final, benchmark)),
+    ]
+    return render(page, kind)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import FEATURES
 from concrete_study.markdown import markdown_table
-from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters
+from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters, run_parameter_count
 from concrete_study.records import run_rows
 from concrete_study.runs import Run, hidden_slug
 
@@ -39,7 +38,7 @@ def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]]) -> pd.DataFrame:
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
             row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
         row["train_time_sec"] = float(per_seed["train_time_sec"].iloc[0]) / len(per_seed)
-        row["parameters"] = analytic_parameter_count(len(FEATURES), run.hidden)
+        row["parameters"] = run_parameter_count(run)
         row["seeds"] = len(per_seed)
         row["diverged"] = int(per_seed["diverged"].sum())
         rows.append(row)
