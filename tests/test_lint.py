@@ -1,5 +1,6 @@
 """The code base stays clean: ruff, snakefmt and Snakemake's linter."""
 
+import ast
 import re
 import subprocess
 
@@ -31,3 +32,15 @@ def test_snakemake_lint_finds_nothing_but_the_missing_conda_directives():
     assert "Lints for snakefile" not in out, out
     assert set(lints) == {"Specify a conda environment or container for each rule.:"}, out
     assert len(lints) == len(rules), out
+
+
+def test_no_function_of_the_library_or_a_script_is_longer_than_60_lines():
+    """A function a reader takes in at once: the library's and the scripts' are at most 60 lines."""
+    long = []
+    for path in [*(ROOT / "src" / "concrete_study").glob("*.py"), *(ROOT / "scripts").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.relative_to(ROOT)}:{node.name} ({lines} lines)")
+    assert long == []

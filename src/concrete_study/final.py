@@ -130,12 +130,17 @@ def tested(
         metrics=metrics,
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
         fit_predictions=fit.assign(predicted=fit_pred),
-        # The raw inputs, each shuffled in turn: derived ones follow the raw ones they come from.
-        importance=permutation_importance(
-            lambda x: served.predict(pd.DataFrame(x, columns=FEATURES)).mean(axis=0),
-            test[FEATURES].to_numpy(np.float64),
-            y_test,
-            FEATURES,
-            repeats,
-        ),
+        importance=importance(served, test, repeats),
+    )
+
+
+def importance(served: Served, test: pd.DataFrame, repeats: int) -> pd.DataFrame:
+    """Permutation importance of the served model on the test rows: the raw inputs, each shuffled
+    in turn (derived inputs follow the raw ones they come from)."""
+    return permutation_importance(
+        lambda x: served.predict(pd.DataFrame(x, columns=FEATURES)).mean(axis=0),
+        test[FEATURES].to_numpy(np.float64),
+        test[TARGET].to_numpy(np.float64),
+        FEATURES,
+        repeats,
     )
