@@ -288,3 +288,19 @@ def test_download_rule_fetches_checks_and_validates_the_archive(tmp_path):
     finally:
         server.terminate()
         server.wait()
+
+
+def test_the_critical_path_is_a_chain_of_the_run_s_jobs(smoke_study):
+    """benchmarks/critical_path.py reads Snakemake's records: its chain starts from the raw data
+    and ends downstream of it, and it is no longer than the run itself."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "critical_path.py"), "--repo", str(smoke_study)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    wall = float(re.search(r"wall (\d+) s", proc.stdout).group(1))
+    length = float(re.search(r"critical path (\d+) s", proc.stdout).group(1))
+    chain = [line.split()[0] for line in proc.stdout.split("critical path")[1].splitlines()[1:]]
+    assert chain[0] == "ingest" and chain[-1] != "ingest" and len(chain) >= 4
+    assert 0 < length <= wall + 1
