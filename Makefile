@@ -9,7 +9,7 @@ SHARED_REMOTE ?= ../shared/dvc-remote
 CORES ?= all
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test setup data unlock lint report bench bench-study slurm-test clean
+.PHONY: run test setup data push pull unlock lint report bench bench-study slurm-test clean
 
 # The study, then `dvc commit`: the outs go into DVC's cache, so `dvc status` and `dvc push`
 # work, and dvc.lock records them (unchanged where they reproduce it; commit it where they do not).
@@ -47,16 +47,27 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import torch, snakemake, dvc, concrete_study"
 	touch $@
 
-# The dataset and the benchmark splits (data/, one DVC directory): dvc pull where a remote is
-# configured; then the workflow's download rules fetch whatever is still missing.
+# The dataset and the benchmark splits (data/, one DVC directory): dvc pull from the default
+# remote, or where none is set from the read-only shared one (added as `shared`, --local); then
+# the workflow's download rules fetch whatever is still missing.
 data: setup
 	@if [ ! -f data/Concrete_Data.xls ] || [ ! -d data/uci_splits ]; then \
-	  if [ -z "$$($(BIN)/dvc remote list)" ] && [ -d "$(SHARED_REMOTE)" ]; then \
-	    $(BIN)/dvc remote add --local -d shared "$(abspath $(SHARED_REMOTE))"; \
+	  if $(BIN)/dvc remote default > /dev/null 2>&1; then $(BIN)/dvc pull --quiet data.dvc; \
+	  elif [ -d "$(SHARED_REMOTE)" ]; then \
+	    $(BIN)/dvc remote list | grep -q '^shared\b' \
+	      || $(BIN)/dvc remote add --local shared "$(abspath $(SHARED_REMOTE))"; \
+	    $(BIN)/dvc pull --quiet -r shared data.dvc; \
 	  fi; \
-	  if [ -n "$$($(BIN)/dvc remote list)" ]; then $(BIN)/dvc pull --quiet data.dvc; fi; \
 	  $(BIN)/snakemake get_data --cores 1 --quiet; \
 	fi
+
+# The study's results to and from the team's remote (docs/dvc.md): push refuses unless dvc.lock
+# records this checkout; pull checks every file against dvc.lock and rebuilds Snakemake's records.
+push: setup
+	$(BIN)/python -m concrete_study.sharing push
+
+pull: setup
+	$(BIN)/python -m concrete_study.sharing pull
 
 lint: setup
 	$(BIN)/python -m pytest -q tests/test_lint.py

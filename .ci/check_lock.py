@@ -7,7 +7,6 @@ python .ci/check_lock.py outs   # after the run: every out's md5 equals the one 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -17,25 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from concrete_study.sharing import SharingError, out_md5, stale
+
 ROOT = Path(__file__).resolve().parents[1]
-DVC = Path(sys.executable).parent / "dvc"
-
-
-def changed_dependencies() -> list[str]:
-    """What `dvc status` finds changed besides the outs (which a fresh clone does not have yet)."""
-    proc = subprocess.run([str(DVC), "status", "--json"], cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"dvc status failed: {proc.stderr.strip()}")
-    problems = []
-    for stage, entries in json.loads(proc.stdout or "{}").items():
-        for entry in entries:
-            if isinstance(entry, str):
-                problems.append(f"{stage}: {entry}")
-                continue
-            for kind, changes in entry.items():
-                if kind != "changed outs":
-                    problems += [f"{stage}: {kind} {name}: {what}" for name, what in changes.items()]
-    return problems
 
 
 def committed(path: str) -> str | None:
@@ -69,7 +52,7 @@ def how_far(path: str) -> list[str]:
     """By how much an out in git moved: each metric's old and new value, or a table's largest change."""
     old = committed(path)
     if old is None:
-        return ["  (not in git: the metrics files show how far the results moved)"]
+        return ["  (not in git: the metrics files in git show how far the results moved)"]
     new = (ROOT / path).read_text()
     if path.endswith(".json"):
         before, after = numeric_leaves(json.loads(old)), numeric_leaves(json.loads(new))
@@ -104,16 +87,16 @@ def _is_number(text: str) -> bool:
 
 
 def differing_outs() -> list[str]:
-    """Each out of the committed dvc.lock whose file is missing or has another md5, and how far."""
+    """Each out of the committed dvc.lock that is missing or has another md5, and how far."""
     lock = committed_lock()
     problems = []
     for name, stage in lock["stages"].items():
         for out in stage.get("outs", []):
             path = ROOT / out["path"]
-            if not path.is_file():
+            if not path.exists():
                 problems.append(f"{name}: {out['path']} is missing")
                 continue
-            digest = hashlib.md5(path.read_bytes()).hexdigest()
+            digest = out_md5(path)
             if digest != out["md5"]:
                 problems.append(f"{name}: {out['path']} has md5 {digest}, dvc.lock has {out['md5']}")
                 problems += how_far(out["path"])
@@ -123,7 +106,10 @@ def differing_outs() -> list[str]:
 def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "deps":
-        problems = changed_dependencies()
+        try:
+            problems = stale(ROOT, outs=False)
+        except SharingError as exc:
+            sys.exit(str(exc))
         hint = "dvc.lock is not current: run `dvc repro` and commit dvc.lock"
     elif mode == "outs":
         problems = differing_outs()

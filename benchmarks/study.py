@@ -77,8 +77,8 @@ def study(args, extra: list[str], numerics: dict[str, str]) -> dict:
             row = first_row(tsv)
             job_s += float(row["s"])
             peak_mb = max(peak_mb, float(row["max_rss"]))
-            metrics = json.loads((repo / "results" / "runs" / tsv.stem / "metrics.json").read_text())
-            train_s += metrics["train_time_sec"]
+            times = (repo / "results" / "logs" / "train" / f"{tsv.stem}.time.csv").read_text().splitlines()
+            train_s += float(times[-1].split(",")[1])
         return {
             "wall": wall,
             "bench_wall": bench_wall,

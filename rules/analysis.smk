@@ -19,9 +19,11 @@ rule experiment_table:
         ),
         md="results/tables/{experiment}.md",
     log:
-        "results/logs/tables/{experiment}.log",
+        messages="results/logs/tables/{experiment}.log",
+        time="results/logs/tables/{experiment}.time.md",
     params:
         runs=runs_of("table/{experiment}"),
+        times=time_logs("table/{experiment}"),
         title=experiment_title,
     script:
         script_path("experiment_table")

@@ -94,6 +94,15 @@ def files_of_runs(output, reader):
     return lambda wildcards: run_files(output, reader.format(**wildcards))
 
 
+def time_logs(reader):
+    """The time log of each run's job, by run id: params, not inputs, so that a clone whose results
+    came with `dvc pull` (and no logs) has nothing to rerun."""
+    return lambda wildcards: {
+        rid: expand(rules.train.log.time, job=STUDY.job_of[rid])[0]
+        for rid in STUDY.runs_read_by(reader.format(**wildcards))
+    }
+
+
 def file_of_run(output, reader):
     """The same, for an output that reads a single run."""
     return lambda wildcards: job_file(output, STUDY.job_of[STUDY.runs_read_by(reader.format(**wildcards))[0]])
@@ -129,10 +138,22 @@ def is_deep(wildcards):
 
 
 def study_outputs():
-    """Every output of the study: what `snakemake` builds with no target. A figure whose runs the
-    config does not name (Figure 9, the depth figures) is not asked for."""
+    """Every output of the study: what `snakemake` builds with no target, and what dvc.yaml pins.
+    The intermediate ones (data, runs, the benchmark's parts) are asked for too, so that one that
+    is missing, as a pulled file refused for its bytes, is rebuilt. A figure whose runs the config
+    does not name (Figure 9, the depth figures) is not asked for."""
     depth = config["figures"]["depth"] or {"gradients": [], "predictions": []}
     return [
+        *rules.ingest.output,
+        *rules.split.output,
+        *rules.scale.output,
+        *expand(rules.train.output, job=STUDY.jobs),
+        *rules.benchmark_splits.output,
+        *candidate_files(rules.benchmark_inner.output.inner),
+        *rules.benchmark_select.output,
+        *candidate_files(rules.benchmark_retrain.output.predictions),
+        *peer_files("predictions"),
+        *peer_files("choice"),
         *rules.inspect_data.output,
         *rules.baselines.output,
         *expand(rules.experiment_table.output, experiment=STUDY.experiments),

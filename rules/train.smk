@@ -11,8 +11,10 @@ rule train:
         predictions="results/runs/{job}/val_predictions.csv",
         weights="results/runs/{job}/weights.pt",
         metrics="results/runs/{job}/metrics.json",
+    # Wall time is a log, not a result: a clone that pulled the results needs none (docs/dvc.md).
     log:
-        "results/logs/train/{job}.log",
+        messages="results/logs/train/{job}.log",
+        time="results/logs/train/{job}.time.csv",
     benchmark:
         "results/benchmarks/train/{job}.tsv"
     # The deep nets are the longest jobs: start them first.

@@ -1,16 +1,30 @@
-"""One experiment's table: a row per run, mean and std over seeds, as CSV and Markdown."""
+"""One experiment's table: a row per run, mean and std over seeds, as CSV and Markdown; beside its
+log, the time per model of each run whose job trained here."""
+
+import os
+
+import pandas as pd
 
 from concrete_study.files import write_csv, write_text
 from concrete_study.logs import log_to
 from concrete_study.runs import read_runs
-from concrete_study.tables import experiment_table, table_markdown
+from concrete_study.tables import experiment_table, table_markdown, time_markdown
 
 
-def main(runs, title, csv_out, md_out) -> None:
+def main(runs, times, title, csv_out, md_out, time_out) -> None:
     table = experiment_table(read_runs(runs))
     write_csv(csv_out, table)
     write_text(md_out, table_markdown(table, title))
+    logs = {rid: pd.read_csv(path) for rid, path in times.items() if os.path.exists(path)}
+    write_text(time_out, time_markdown(table, logs, title))
 
 
-with log_to(snakemake.log[0]):
-    main(snakemake.params.runs, snakemake.params.title, snakemake.output.csv, snakemake.output.md)
+with log_to(snakemake.log.messages):
+    main(
+        snakemake.params.runs,
+        snakemake.params.times,
+        snakemake.params.title,
+        snakemake.output.csv,
+        snakemake.output.md,
+        snakemake.log.time,
+    )

@@ -15,12 +15,13 @@ from concrete_study.records import (
     seed_key,
     write_gradients,
     write_history,
+    write_times,
     write_val_predictions,
 )
 from concrete_study.runs import Run
 
 
-def main(arrays: str, out, run: Run, seeds: list[int], device: str, threads: int) -> None:
+def main(arrays: str, out, time_log: str, run: Run, seeds: list[int], device: str, threads: int) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.metrics).parent)
     print(f"run {json.dumps(run.params())} seeds {seeds} threads {threads}")
@@ -31,14 +32,16 @@ def main(arrays: str, out, run: Run, seeds: list[int], device: str, threads: int
     write_gradients(out.gradients, result.grad_last_epoch, linear_layer_names(run.hidden), seeds)
     write_val_predictions(out.predictions, result.val_predictions, y_val, seeds)
     save_torch(out.weights, {seed_key(s): sd for s, sd in zip(seeds, result.state_dicts, strict=True)})
+    write_times(time_log, result)
     write_json(out.metrics, job_metrics(result, run, seeds, threads))  # last: marks a finished job
     print(f"done in {result.time_sec[-1]:.1f} s on {result.device}")
 
 
-with log_to(snakemake.log[0]):
+with log_to(snakemake.log.messages):
     main(
         snakemake.input.arrays,
         snakemake.output,
+        snakemake.log.time,
         Run(**snakemake.params.run),
         snakemake.params.seeds,
         snakemake.params.device,

@@ -59,34 +59,15 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def _drop_md_column(text: str, name: str) -> str:
-    lines, col = [], None
-    for line in text.splitlines():
-        cells = line.split("|")
-        if col is None and name in [c.strip() for c in cells]:
-            col = [c.strip() for c in cells].index(name)
-        lines.append("|".join(c for i, c in enumerate(cells) if i != col) if line.startswith("|") else line)
-    return "\n".join(lines)
-
-
 def comparable_results(repo):
-    """Every result file's content, less what measures time (which differs run to run)."""
-    out = {}
-    for path in sorted((repo / "results").rglob("*")):
-        rel = path.relative_to(repo / "results").as_posix()
-        if not path.is_file() or rel.startswith(("logs/", "benchmarks/")) or path.suffix == ".png":
-            continue
-        if path.suffix == ".csv":
-            frame = pd.read_csv(path)
-            out[rel] = frame.drop(columns=["time_sec", "train_time_sec"], errors="ignore").to_csv()
-        elif path.suffix == ".md" and "train_time_sec" in path.read_text():
-            out[rel] = _drop_md_column(path.read_text(), "train_time_sec")
-        elif path.name == "metrics.json":
-            text = path.read_text().splitlines()
-            out[rel] = "\n".join(line for line in text if "time_sec" not in line)
-        else:
-            out[rel] = path.read_bytes()
-    return out
+    """Every result file's bytes, less the logs and Snakemake's benchmarks: what dvc.yaml pins, which
+    carries no wall time, so two runs of one study must give the same bytes."""
+    top = repo / "results"
+    return {
+        p.relative_to(top).as_posix(): p.read_bytes()
+        for p in sorted(top.rglob("*"))
+        if p.is_file() and not p.relative_to(top).as_posix().startswith(("logs/", "benchmarks/"))
+    }
 
 
 SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")

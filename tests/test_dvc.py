@@ -1,14 +1,20 @@
-"""The DVC side with the real dvc: repro, status, metrics, params, push and pull, experiments."""
+"""The DVC side with the real dvc: repro, status, metrics, params, push and pull, experiments,
+and the study shared with `make push` / `make pull` through a folder and an SSH remote."""
 
+import getpass
 import hashlib
 import json
+import os
 import shutil
+import socket
 import subprocess
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, ENV, ROOT, copy_repo
+from conftest import BIN, ENV, ROOT, SMOKE, comparable_results, copy_repo, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -75,8 +81,8 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     assert (clone / "results/final/model.pt").read_bytes() == before[model]
     assert (clone / "data/Concrete_Data.xls").read_bytes() == before[raw]
     assert "up to date" in dvc(clone, "status")
-    # The teammate's side: metrics and a working model without training anything.
-    assert not (clone / "results" / "runs").exists()
+    # The teammate's side: the runs, metrics and a working model without training anything.
+    assert (clone / "results/runs").is_dir() and not (clone / "results/logs").exists()
     shown = dvc(clone, "metrics", "show").splitlines()
     # One line of headline numbers: the final model, the benchmark, the intervals.
     header, values = shown[0].split(), shown[1].split()
@@ -169,3 +175,155 @@ def test_ci_lock_check_names_what_is_stale(tmp_path):
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
     proc = subprocess.run([*check, "outs"], cwd=repo, capture_output=True, text=True, env=ENV)
     assert "study: results/final/metrics.json has md5 " in proc.stderr
+
+
+def make(cwd, target, check=True):
+    """`make <target>` with this environment as the clone's set-up (its venv is this one)."""
+    venv = BIN.parent
+    return run(
+        cwd, "make", "--no-print-directory", "-o", f"{venv}/.installed", f"VENV={venv}", target, check=check
+    )
+
+
+def edit_config(repo):
+    """One more learning rate for the smoke study's optimizers."""
+    path = repo / "config" / "smoke.yaml"
+    path.write_text(path.read_text().replace("lr: [1.0e-2]\n", "lr: [1.0e-2, 3.0e-3]\n", 1))
+
+
+def edit_library(repo):
+    path = repo / "src" / "concrete_study" / "tables.py"
+    path.write_text(path.read_text() + "\n# an edit\n")
+
+
+def pushed_study(repo, url, local_options=()):
+    """The smoke study recorded in dvc.lock, committed with the team's remote, and pushed."""
+    dvc(repo, "commit", "--force")  # what `make run` does after snakemake
+    dvc(repo, "remote", "add", "-d", "team", url)
+    for option in local_options:
+        dvc(repo, "remote", "modify", "--local", "team", *option)
+    assert "dvc.lock is not committed" in make(repo, "push", check=False)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the study, pinned")
+    assert "pushed the data and every result to team" in make(repo, "push")
+    return repo
+
+
+def pulled_clone(repo, dest, local_options=()):
+    """A fresh clone (no results, no .snakemake/, no cache) that runs `make pull`."""
+    git(dest.parent, "clone", "-q", str(repo), str(dest))
+    for option in local_options:
+        dvc(dest, "remote", "modify", "--local", "team", *option)
+    return dest, make(dest, "pull", check=False)
+
+
+def assert_same_study(pushing, pulled):
+    """The pulled clone is the one that pushed: every result, nothing to do, a clean `dvc status`,
+    and one config edit and one library edit plan the same jobs in both."""
+    assert comparable_results(pulled) == comparable_results(pushing)
+    assert len(comparable_results(pulled)) > 100
+    assert "Nothing to be done" in snakemake(pulled, *SMOKE, "-n").stdout
+    assert "Data and pipelines are up to date" in dvc(pulled, "status")
+    configs = {r: (r / "config" / "smoke.yaml").read_text() for r in (pushing, pulled)}
+    for repo in (pushing, pulled):
+        edit_config(repo)
+    plans = [planned_jobs(repo) for repo in (pushing, pulled)]
+    assert plans[0] == plans[1] and plans[0]["train"] == 2, plans  # the new learning rate's runs
+    for repo, text in configs.items():
+        (repo / "config" / "smoke.yaml").write_text(text)
+        edit_library(repo)
+    plans = [planned_jobs(repo) for repo in (pushing, pulled)]
+    assert plans[0] == plans[1] and "experiment_table" in plans[0] and "train" not in plans[0], plans
+
+
+def test_make_pull_gives_a_fresh_clone_the_whole_study(dvc_repo, tmp_path):
+    pushing = dvc_repo
+    pushed_study(pushing, str(tmp_path / "remote"))
+    # A clone whose lock does not record its results is not pushed.
+    table = pushing / "results" / "tables" / "optimizers.csv"
+    kept = table.read_bytes()
+    table.write_bytes(kept + b"\n")
+    refused = make(pushing, "push", check=False)
+    assert "dvc.lock does not record this checkout" in refused and "results/tables: modified" in refused
+    table.write_bytes(kept)
+
+    clone, out = pulled_clone(pushing, tmp_path / "clone")
+    assert "pulled the data and every result from team: nothing to rerun" in out
+    assert_same_study(pushing, clone)
+
+
+def test_make_pull_refuses_a_damaged_object_and_rebuilds_only_it(dvc_repo, tmp_path):
+    remote = tmp_path / "remote"
+    pushing = pushed_study(dvc_repo, str(remote))
+    victim = "results/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
+    md5 = hashlib.md5((pushing / victim).read_bytes()).hexdigest()
+    damaged = remote / "files" / "md5" / md5[:2] / md5[2:]
+    damaged.chmod(0o644)
+    damaged.write_bytes(damaged.read_bytes().replace(b"\n2,", b"\n2,1", 1))
+
+    clone, out = pulled_clone(pushing, tmp_path / "clone")
+    assert f"1 file(s) from team refused, not taken as results: {victim} (its bytes are not" in out
+    assert not (clone / victim).exists()
+    assert not (clone / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).exists()
+    # Everything else arrived; the one job that made it, and the table that reads it, rerun.
+    assert planned_jobs(clone) == {"train": 1, "experiment_table": 1, "all": 1}
+
+
+SSHD = Path("/usr/sbin/sshd")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real OpenSSH server on localhost, with a host key and a client key of its own; stopped by
+    its process id."""
+    if not SSHD.exists():
+        if os.environ.get("CI"):
+            pytest.fail("openssh-server is not installed (.ci/run installs it)")
+        pytest.skip("openssh-server is not installed: apt-get install openssh-server")
+    keys = tmp_path / "ssh"
+    keys.mkdir()
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True)
+    shutil.copy(keys / "client.pub", keys / "authorized_keys")
+    Path("/run/sshd").mkdir(exist_ok=True)  # the server's privilege separation directory
+    port = free_port()
+    config = keys / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\n"
+        f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPidFile {keys / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n"
+    )
+    log = open(keys / "sshd.log", "w")
+    server = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stderr=log)
+    try:
+        for _ in range(100):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if server.poll() is not None:
+                pytest.fail(f"sshd stopped: {(keys / 'sshd.log').read_text()}")
+            time.sleep(0.1)
+        yield {
+            "url": f"ssh://{getpass.getuser()}@127.0.0.1:{port}{tmp_path / 'remote'}",
+            "key": keys / "client",
+        }
+    finally:
+        os.kill(server.pid, 15)
+        server.wait(timeout=10)
+        log.close()
+
+
+def test_make_push_and_pull_through_an_ssh_remote(dvc_repo, tmp_path, sshd):
+    key = [("keyfile", str(sshd["key"]))]
+    pushing = pushed_study(dvc_repo, sshd["url"], key)
+    assert (tmp_path / "remote" / "files" / "md5").is_dir()  # the objects are on the server's disk
+    clone, out = pulled_clone(pushing, tmp_path / "clone", key)
+    assert "pulled the data and every result from team: nothing to rerun" in out
+    assert_same_study(pushing, clone)

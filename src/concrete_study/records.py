@@ -2,13 +2,14 @@
 
 history.csv holds one row per (epoch, seed); the rows of a run with fewer epochs than its job are
 the first epochs of that history, which is exact for schedules that ignore the total budget.
+What a job writes into results/runs/ is the same bytes on every run (dvc.lock pins it); the wall
+time goes to a file of its own beside the job's log (write_times), which no result reads.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import platform
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,8 @@ from concrete_study.files import atomic_path
 if TYPE_CHECKING:  # training jobs import this module but not pandas: it costs a second
     import pandas as pd
 
-HISTORY_COLUMNS = ["epoch", "seed", "train_mse", "val_mse", "lr", "time_sec"]
+HISTORY_COLUMNS = ["epoch", "seed", "train_mse", "val_mse", "lr"]
+TIME_COLUMNS = ["epoch", "time_sec"]
 
 
 def seed_key(seed: int) -> str:
@@ -28,7 +30,7 @@ def seed_key(seed: int) -> str:
 
 
 def job_metrics(result, run, seeds: list[int], threads: int) -> dict:
-    """A training job's metrics.json: the run, its cost and each seed's outcome."""
+    """A training job's metrics.json: the run, its size and each seed's outcome."""
     import torch
 
     best = {}
@@ -42,8 +44,6 @@ def job_metrics(result, run, seeds: list[int], threads: int) -> dict:
         "device": result.device,
         "threads": threads,
         "torch": torch.__version__,
-        "python": platform.python_version(),
-        "train_time_sec": float(result.time_sec[-1]),
         "diverged_at_epoch": {seed_key(s): d for s, d in zip(seeds, result.diverged_at, strict=True)},
         "best_val_mse": best,
     }
@@ -62,9 +62,17 @@ def write_history(path: str | Path, result, seeds: list[int]) -> None:
                         repr(float(result.train_mse[e, r])),
                         repr(float(result.val_mse[e, r])),
                         repr(float(result.lr[e])),
-                        f"{result.time_sec[e]:.4f}",
                     ]
                 )
+
+
+def write_times(path: str | Path, result) -> None:
+    """The job's wall time by epoch (the whole stack's, cumulative): a log, not a result."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(TIME_COLUMNS)
+        for e, seconds in enumerate(result.time_sec):
+            out.writerow([e + 1, f"{seconds:.4f}"])
 
 
 def write_gradients(path: str | Path, grads: np.ndarray, layer_names, seeds) -> None:
@@ -108,7 +116,6 @@ def run_rows(history: pd.DataFrame, epochs: int) -> list[dict]:
                 "best_val_loss": float(np.nanmin(val)) if not np.isnan(val).all() else math.nan,
                 "best_epoch": int(np.nanargmin(val)) + 1 if not np.isnan(val).all() else 0,
                 "diverged": diverged,
-                "train_time_sec": float(h["time_sec"].iloc[-1]),
             }
         )
     return rows

@@ -15,11 +15,7 @@ METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
 
 def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]]) -> pd.DataFrame:
     """One row per run (id, Run, its history: records.read_runs); losses are mean and std over
-    the seeds that did not diverge.
-
-    train_time_sec is the job's time up to the run's last epoch divided by its seeds: the cost of
-    one model when seeds train stacked.
-    """
+    the seeds that did not diverge."""
     rows = []
     for rid, run, history in runs:
         per_seed = pd.DataFrame(run_rows(history, run.epochs))
@@ -37,7 +33,6 @@ def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]]) -> pd.DataFrame:
         for m in METRICS:
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
             row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
-        row["train_time_sec"] = float(per_seed["train_time_sec"].iloc[0]) / len(per_seed)
         row["parameters"] = run_parameter_count(run)
         row["seeds"] = len(per_seed)
         row["diverged"] = int(per_seed["diverged"].sum())
@@ -56,15 +51,14 @@ def table_markdown(table: pd.DataFrame, title: str) -> str:
     """The table as Markdown: losses as mean ± std (MSE, MPa²)."""
     head = [
         "optimizer", "scheduler", "momentum", "hidden", "lr", "batch", "epochs",
-        "final_train_loss", "final_val_loss", "best_val_loss", "train_time_sec", "parameters",
-        "diverged",
+        "final_train_loss", "final_val_loss", "best_val_loss", "parameters", "diverged",
     ]  # fmt: skip
     rows = [
         [
             r["optimizer"], r["scheduler"], f"{r['momentum']:.2f}", r["hidden"], f"{r['lr']:.1e}",
             str(r["batch_size"]), str(r["epochs"]),
             *[f"{_fmt(r[m + '_mean'])} ± {_fmt(r[m + '_std'])}" for m in METRICS],
-            f"{r['train_time_sec']:.2f}", f"{r['parameters']:,}", f"{r['diverged']}/{r['seeds']}",
+            f"{r['parameters']:,}", f"{r['diverged']}/{r['seeds']}",
         ]
         for _, r in table.iterrows()
     ]  # fmt: skip
@@ -73,11 +67,27 @@ def table_markdown(table: pd.DataFrame, title: str) -> str:
         "",
         *markdown_table(head, rows),
         "",
-        "Losses are MSE in MPa², mean ± std over the seeds that did not diverge; "
-        "train_time_sec is the time per model when the seeds train side by side.",
+        "Losses are MSE in MPa², mean ± std over the seeds that did not diverge.",
         "",
     ]
     return "\n".join(lines)
+
+
+def time_markdown(table: pd.DataFrame, times: dict[str, pd.DataFrame | None], title: str) -> str:
+    """The time per model of each row of an experiment table, in its order: the job's wall time up
+    to the run's last epoch (its time log, records.write_times) divided by the job's seeds, the
+    cost of one model when the seeds train side by side. A run whose job did not train here (its
+    results came with `dvc pull`) has no time log and shows none."""
+    rows = []
+    for r in table.itertuples():
+        log = times.get(r.run)
+        seconds = "" if log is None else f"{float(log['time_sec'].iloc[r.epochs - 1]) / r.seeds:.2f}"
+        rows.append(
+            [r.optimizer, r.scheduler, f"{r.momentum:.2f}", r.hidden, f"{r.lr:.1e}", str(r.epochs), seconds]
+        )
+    head = ["optimizer", "scheduler", "momentum", "hidden", "lr", "epochs", "train_time_sec"]
+    note = "train_time_sec: seconds per model on this machine, blank where the run trained elsewhere."
+    return "\n".join([f"# {title}: time per model", "", *markdown_table(head, rows), "", note, ""])
 
 
 def parameter_table(hidden_list: list[list[int]], n_inputs: int) -> pd.DataFrame:
