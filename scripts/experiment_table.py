@@ -15,7 +15,9 @@ def main(runs, times, title, csv_out, md_out, time_out) -> None:
     table = experiment_table(read_runs(runs))
     write_csv(csv_out, table)
     write_text(md_out, table_markdown(table, title))
-    logs = {rid: pd.read_csv(path) for rid, path in times.items() if os.path.exists(path)}
+    # The runs of an epoch sweep share their job's log: each file is read once.
+    read = {path: pd.read_csv(path) for path in set(times.values()) if os.path.exists(path)}
+    logs = {rid: read[path] for rid, path in times.items() if path in read}
     write_text(time_out, time_markdown(table, logs, title))
 
 

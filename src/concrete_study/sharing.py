@@ -58,8 +58,9 @@ def stale(root: Path, outs: bool) -> list[str]:
 
 
 def default_remote(root: Path) -> str:
-    name = dvc(root, "remote", "default", check=False).stdout.strip()
-    if not name or " " in name:
+    proc = dvc(root, "remote", "default", check=False)  # fails where no default is set
+    name = proc.stdout.strip()
+    if proc.returncode != 0 or not name:
         raise SharingError(
             "no default DVC remote: add the team's, `dvc remote add -d team <folder or ssh://host/path>`, "
             "and commit .dvc/config"
