@@ -101,12 +101,12 @@ def _stacked_parameters(n_inputs, hidden, seeds, device, frequency_scales=None):
     return flat, params
 
 
-def _views(flat: torch.Tensor, shapes) -> list[torch.Tensor]:
-    """Consecutive views of `flat` with the given shapes."""
+def _views(flat, shapes) -> list:
+    """Consecutive views of `flat` (a tensor or an array) with the given shapes."""
     views, offset = [], 0
     for shape in shapes:
         n = int(np.prod(shape))
-        views.append(flat[offset : offset + n].view(shape))
+        views.append(flat[offset : offset + n].reshape(shape))
         offset += n
     return views
 
@@ -138,58 +138,84 @@ def _state_dicts(
     return out
 
 
-class _StackedMLP(torch.autograd.Function):
-    """The stacked MLP's forward and backward pass on the CPU, computed by numpy's OpenBLAS.
+class _NumpyMLP:
+    """The stacked MLP's forward and backward pass on the CPU, computed by numpy's OpenBLAS on
+    numpy views of the flat buffer and of its gradient.
 
     Not torch's MKL: MKL's kernels differ between Intel and AMD CPUs in every mode but
     MKL_CBWR=COMPATIBLE, which is 3-4 times slower at these sizes, while OpenBLAS pinned to its AVX2
-    kernels (numerics.py) gives the same bytes on every x86-64 CPU with AVX2 at full speed. One
-    autograd node for the whole net, not two a layer: the deep nets' steps are per-call overhead.
-    Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu; h_0 the inputs, or
-    their embedding when the first `n_embedding` parameters are an embedding's.
+    kernels (numerics.py) gives the same bytes on every x86-64 CPU with AVX2 at full speed. Not
+    autograd either: per-call overhead, not arithmetic, dominates these small nets, so the backward
+    pass writes each gradient straight into its place in the buffer, by the same float operations
+    autograd ran. Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu; h_0 the
+    inputs, or their embedding when the first `n_embedding` parameters are an embedding's.
     """
 
-    @staticmethod
-    def forward(ctx, x, n_embedding, *params):
-        embedded = [p.detach().numpy() for p in params[:n_embedding]]
-        weights = [p.detach().numpy() for p in params[n_embedding::2]]
-        biases = [p.detach().numpy() for p in params[n_embedding + 1 :: 2]]
-        inputs = []  # each layer's input, for the backward pass
-        h = x.detach().numpy()
+    def __init__(self, flat: torch.Tensor, shapes, n_embedding: int) -> None:
+        values = _views(flat.detach().numpy(), shapes)
+        grads = _views(flat.grad.numpy(), shapes)
+        self.grad_flat = flat.grad.numpy()
+        self.embedded, self.embedded_grads = values[:n_embedding], grads[:n_embedding]
+        self.weights, self.weight_grads = values[n_embedding::2], grads[n_embedding::2]
+        self.biases, self.bias_grads = values[n_embedding + 1 :: 2], grads[n_embedding + 1 :: 2]
+        self._zeros: dict[tuple, np.ndarray] = {}
+
+    def zeros(self, shape) -> np.ndarray:
+        """Zeros of `shape`, kept: numpy's maximum and comparison against an array of them take a
+        third of the time they take against the scalar 0, with the same results."""
+        if shape not in self._zeros:
+            self._zeros[shape] = np.zeros(shape, dtype=np.float32)
+        return self._zeros[shape]
+
+    def forward(self, x: np.ndarray):
+        """x (R, B, inputs) -> predictions (R, B), and what `backward` needs."""
+        inputs = []  # each layer's input
+        embedded = None
+        h = x
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging replica is data
-            ctx.embedding = None
-            if embedded:
-                h, ctx.embedding = embedding.forward(h, *embedded)
-            for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            if self.embedded:
+                h, embedded = embedding.forward(h, *self.embedded)
+            last = len(self.weights) - 1
+            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
                 inputs.append(h)
                 h = np.matmul(h, w)
                 h += b
-                if i < len(weights) - 1:
-                    np.maximum(h, 0, out=h)
-        ctx.inputs, ctx.weights = inputs, weights
-        return torch.from_numpy(h[..., 0])
+                if i < last:
+                    np.maximum(h, self.zeros(h.shape), out=h)
+        return h[..., 0], (inputs, embedded)
 
-    @staticmethod
-    def backward(ctx, grad):
-        g = grad.contiguous().numpy()[..., None]  # (R, B, 1)
-        grads = []
+    def backward(self, cache, grad: np.ndarray) -> None:
+        """Every parameter's gradient from the predictions' gradient `grad` (R, B), into the buffer."""
+        inputs, embedded = cache
+        g = grad[..., None]  # (R, B, 1)
         with np.errstate(over="ignore", invalid="ignore"):
-            for i in reversed(range(len(ctx.weights))):
-                h = ctx.inputs[i]
-                grads += [g.sum(1, keepdims=True), np.matmul(h.transpose(0, 2, 1), g)]  # bias, weight
-                if i > 0 or ctx.embedding is not None:
-                    g = np.matmul(g, ctx.weights[i].transpose(0, 2, 1))
+            for i in reversed(range(len(self.weights))):
+                h = inputs[i]
+                np.add.reduce(g, axis=1, keepdims=True, out=self.bias_grads[i])
+                np.matmul(h.transpose(0, 2, 1), g, out=self.weight_grads[i])
+                if i > 0 or embedded is not None:
+                    g = np.matmul(g, self.weights[i].transpose(0, 2, 1))
                 if i > 0:
-                    np.multiply(g, h > 0, out=g)  # relu: no gradient where its output was 0
-            if ctx.embedding is not None:
-                grads += reversed(embedding.backward(ctx.embedding, g))
-        return None, None, *(torch.from_numpy(a) for a in reversed(grads))
+                    # relu: no gradient where its output was 0
+                    np.multiply(g, np.greater(h, self.zeros(h.shape)), out=g)
+            if embedded is not None:
+                for view, part in zip(self.embedded_grads, embedding.backward(embedded, g), strict=True):
+                    view[...] = part
+        # Autograd added each gradient to a zeroed buffer: 0 + x, which makes -0 +0 and leaves
+        # every other value as it is.
+        np.add(self.grad_flat, np.float32(0), out=self.grad_flat)
 
 
-def _forward(params: list[torch.Tensor], x: torch.Tensor, n_embedding: int = 0) -> torch.Tensor:
-    """x: (R, B, inputs) -> predictions (R, B). On a GPU, torch's own kernels (not bit-exact anyway)."""
-    if not x.is_cuda:
-        return _StackedMLP.apply(x, n_embedding, *params)
+def _loss_gradient(diff: np.ndarray, alive: np.ndarray | None) -> np.ndarray:
+    """The gradient of the summed per-replica MSE with respect to the predictions, (R, B), as
+    autograd computes it: (1 / B, or 0 for a diverged replica) * (2 * diff), diff = pred - y."""
+    share = np.float32(1) / np.float32(diff.shape[1])
+    factor = share if alive is None else np.where(alive, share, np.float32(0))[:, None]
+    return factor * (diff * np.float32(2))
+
+
+def _forward_torch(params: list[torch.Tensor], x: torch.Tensor, n_embedding: int = 0) -> torch.Tensor:
+    """x: (R, B, inputs) -> predictions (R, B) in torch's own kernels, for a GPU (not bit-exact anyway)."""
     h = embedding.forward_torch(x, *params[:n_embedding]) if n_embedding else x
     params = params[n_embedding:]
     last = len(params) // 2 - 1
@@ -265,12 +291,17 @@ def _mean_abs_gradients(params, layer_sizes: torch.Tensor) -> torch.Tensor:
     return torch.stack(sums) / layer_sizes.unsqueeze(1)
 
 
-def _validate(params, rows: _Rows, n_rep: int, dev, n_embedding: int):
+def _validate(st: _Stack, n_rep: int, dev):
     """Validation predictions in MPa (R, n_val) and each replica's MSE (R,); zeros without rows."""
+    rows = st.rows
     with torch.no_grad():
         if rows.x_val is None:
             return torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
-        pred = _forward(params, rows.x_val, n_embedding) * rows.y_scale + rows.y_mean
+        if st.net is not None:
+            raw = torch.from_numpy(st.net.forward(st.x_val_numpy)[0])
+        else:
+            raw = _forward_torch(st.everything, rows.x_val, st.n_embedding)
+        pred = raw * rows.y_scale + rows.y_mean
         return pred, ((pred - rows.y_val) ** 2).mean(dim=1)
 
 
@@ -317,6 +348,8 @@ class _Stack:
     gens: list[torch.Generator]
     layer_sizes: torch.Tensor  # weights and biases of each MLP layer, for mean |gradient|
     history: _History
+    net: _NumpyMLP | None  # the CPU's forward and backward pass; None on a GPU (autograd)
+    x_val_numpy: np.ndarray | None  # the validation rows as the CPU's pass reads them
 
     @property
     def layers(self) -> list[torch.Tensor]:
@@ -343,6 +376,8 @@ def _stack(run: Run, seeds: list[int], x_train, y_train, x_val, y_val, dev) -> _
         gens=[torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds],
         layer_sizes=layer_sizes,
         history=_History(run.epochs, len(seeds), dev),
+        net=None if dev.type == "cuda" else _NumpyMLP(flat, [p.shape for p in everything], n_embedding),
+        x_val_numpy=None if rows.x_val is None or dev.type == "cuda" else rows.x_val.numpy(),
     )
 
 
@@ -364,6 +399,22 @@ def _result(st: _Stack, run: Run, grad_sum, val_pred, val_at, state_dicts_at, de
         val_predictions_at=val_at,
         state_dicts_at=state_dicts_at,
     )
+
+
+def _gradient_step(st: _Stack, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """One batch's forward and backward pass: every replica's gradient into `flat.grad`, and
+    each replica's MSE on the batch (R,)."""
+    if st.net is None:  # a GPU: autograd
+        per_replica = ((_forward_torch(st.everything, xb, st.n_embedding) - yb) ** 2).mean(dim=1)
+        st.flat.grad.zero_()  # in place: the layers' gradients are views of it
+        st.history.loss(per_replica).backward()
+        return per_replica.detach()
+    pred, cache = st.net.forward(xb.numpy())
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = pred - yb.numpy()
+        alive = None if st.history.all_alive else st.history.alive.numpy()
+        st.net.backward(cache, _loss_gradient(diff, alive))
+        return torch.from_numpy(diff * diff).mean(dim=1)
 
 
 def train(
@@ -401,17 +452,13 @@ def train(
         history.lr[epoch] = st.optimizer.lr
         sse = torch.zeros(n_rep, device=dev)
         for xb, yb in _epoch_batches(rows, st.gens, run.batch_size, dev):
-            per_replica = ((_forward(st.everything, xb, n_embedding) - yb) ** 2).mean(dim=1)  # (R,)
-            sse += per_replica.detach() * yb.shape[1]
-            loss = history.loss(per_replica)
-            st.flat.grad.zero_()  # in place: the layers' gradients are views of it
-            loss.backward()
+            sse += _gradient_step(st, xb, yb) * yb.shape[1]
             if epoch == run.epochs - 1:
                 grad_sum += _mean_abs_gradients(st.layers, st.layer_sizes)
             st.optimizer.step()
         st.optimizer.end_epoch()
         # Validate, record, and keep the snapshots asked for.
-        val_pred, val_mse = _validate(st.everything, rows, n_rep, dev, n_embedding)
+        val_pred, val_mse = _validate(st, n_rep, dev)
         history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
         if epoch + 1 in snapshot_epochs:
             val_at[epoch + 1] = val_pred.detach().cpu().numpy()

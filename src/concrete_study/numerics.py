@@ -3,7 +3,7 @@ AVX2, so that dvc.lock reproduces on machines other than the one that wrote it.
 
 Two libraries choose their kernels by CPU, and different kernels round differently:
 
-- numpy's OpenBLAS: the engine's matrix products (engine._StackedMLP) and the least-squares
+- numpy's OpenBLAS: the engine's matrix products (engine._NumpyMLP) and the least-squares
   baseline. `OPENBLAS_CORETYPE=Haswell` (its AVX2 kernels) on every CPU, where an Intel Xeon's own
   choice gave other coefficients; `OPENBLAS_NUM_THREADS=1`, since a threaded product gave other
   bytes (and was slower: jobs run side by side, one per core). OpenBLAS reads both when numpy
