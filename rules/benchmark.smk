@@ -49,7 +49,7 @@ rule benchmark_splits:
         script_path("benchmark_splits")
 
 
-# A candidate's splits train in two jobs (SPLIT_GROUPS), each a group of them side by side.
+# A candidate's splits train in four jobs (SPLIT_GROUPS), each a group of them side by side.
 rule benchmark_inner:
     input:
         clean=rules.ingest.output.clean,
@@ -83,6 +83,7 @@ rule benchmark_select:
         selection="results/benchmark/selection.json",
     log:
         "results/logs/benchmark/select.log",
+    priority: 20  # a priority is the rule's own, not inherited: without it the retrain waits
     params:
         candidates=candidate_params(),  # in the order of the inputs; ties go to the first
     script:
@@ -115,23 +116,25 @@ rule benchmark_retrain:
         script_path("benchmark_retrain")
 
 
-# The peer, one job a split: LightGBM tuned on the split's inner rows, retrained, tested once.
+# The peer: LightGBM tuned on each split's inner rows, retrained, tested once. One job for all the
+# splits: whatever changes one split's inputs (the splits file, the peer's settings) changes all.
 rule benchmark_peer:
     input:
         clean=rules.ingest.output.clean,
         splits=rules.benchmark_splits.output.splits,
         code=code("benchmark_peer"),
     output:
-        predictions="results/benchmark/peer/split_{split}.csv",
-        choice="results/benchmark/peer/split_{split}.json",
+        predictions=expand("results/benchmark/peer/split_{split}.csv", split=range(BENCHMARK["splits"])),
+        choices=expand("results/benchmark/peer/split_{split}.json", split=range(BENCHMARK["splits"])),
     log:
-        "results/logs/benchmark/peer/split_{split}.log",
+        "results/logs/benchmark/peer.log",
     benchmark:
-        "results/benchmarks/benchmark/peer/split_{split}.tsv"
+        "results/benchmarks/benchmark/peer.tsv"
+    priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: 1
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=30,
     params:
         peer=PEER,
         seeds=SEEDS,
@@ -145,7 +148,7 @@ rule benchmark_summary:
         selection=rules.benchmark_select.output.selection,
         inner=candidate_files(rules.benchmark_inner.output.inner),
         peer=peer_files("predictions"),
-        peer_choices=peer_files("choice"),
+        peer_choices=peer_files("choices"),
         published=BENCHMARK["published"],
         code=code("benchmark_summary"),
     output:

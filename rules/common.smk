@@ -25,10 +25,11 @@ PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
 SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}
-# The split numbers each of a candidate's jobs trains: two jobs a candidate, so that its chain
-# (inner, select, retrain) runs on two cores. A replica trains the same bytes in a stack of any
-# size, so the grouping changes the time, never a result.
-SPLIT_GROUPS = split_groups(BENCHMARK["splits"], 2)
+# The split numbers each of a candidate's jobs trains: four jobs a candidate, so that its chain
+# (inner, select, retrain) is short on many cores, and two of its jobs side by side fit the
+# CPU's cache better than two of twice the size. A replica trains the same bytes in a stack of
+# any size, so the grouping changes the time, never a result.
+SPLIT_GROUPS = split_groups(BENCHMARK["splits"], 4)
 try:
     check_raw_md5(config["data"]["raw"], config["data"]["md5"])
     # Damaged or inconsistent split files stop the workflow before any job; missing ones are
@@ -127,10 +128,8 @@ def experiment_title(wildcards):
 
 
 def peer_files(output):
-    """One output of the peer's job per split; none where the config has no peer."""
-    if not BENCHMARK["peer"]:
-        return []
-    return expand(getattr(rules.benchmark_peer.output, output), split=range(BENCHMARK["splits"]))
+    """One output of the peer's job, a file per split; none where the config has no peer."""
+    return getattr(rules.benchmark_peer.output, output) if BENCHMARK["peer"] else []
 
 
 def is_deep(wildcards):
@@ -153,7 +152,7 @@ def study_outputs():
         *rules.benchmark_select.output,
         *candidate_files(rules.benchmark_retrain.output.predictions),
         *peer_files("predictions"),
-        *peer_files("choice"),
+        *peer_files("choices"),
         *rules.inspect_data.output,
         *rules.baselines.output,
         *expand(rules.experiment_table.output, experiment=STUDY.experiments),

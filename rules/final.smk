@@ -22,6 +22,7 @@ rule final_model:
         "results/logs/final_model.log",
     benchmark:
         "results/benchmarks/final_model.tsv"
+    priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: config["threads"]
     resources:
         mem_mb=1000,

@@ -1,4 +1,4 @@
-"""The LightGBM peer on one benchmark split: tuned on its inner rows, retrained, tested once."""
+"""The LightGBM peer on every benchmark split: tuned on its inner rows, retrained, tested once."""
 
 import numpy as np
 
@@ -8,21 +8,23 @@ from concrete_study.logs import log_to
 from concrete_study.peer import peer_split
 
 
-def main(clean, splits_file, split, peer, seeds, out) -> None:
+def main(clean, splits_file, peer, seeds, predictions, choices) -> None:
+    table = read_clean(clean)
     with np.load(splits_file) as npz:
         splits = dict(npz)
-    choice, predictions = peer_split(peer, seeds, read_clean(clean), splits, split)
-    write_json(out.choice, choice)
-    write_csv(out.predictions, predictions)
-    print(choice)
+    for split, (predictions_out, choice_out) in enumerate(zip(predictions, choices, strict=True)):
+        choice, frame = peer_split(peer, seeds, table, splits, split)
+        write_json(choice_out, choice)
+        write_csv(predictions_out, frame)
+        print(choice)
 
 
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.clean,
         snakemake.input.splits,
-        int(snakemake.wildcards.split),
         snakemake.params.peer,
         snakemake.params.seeds,
-        snakemake.output,
+        snakemake.output.predictions,
+        snakemake.output.choices,
     )

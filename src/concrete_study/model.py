@@ -1,11 +1,16 @@
-"""The MLP of the study: hidden widths, ReLU, a linear output of one unit."""
+"""The MLP of the study: hidden widths, ReLU, a linear output of one unit.
+
+torch is imported where a network is built: the tables that count parameters need no torch,
+whose import is a second of every job's start-up.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def layer_sizes(n_inputs: int, hidden: list[int]) -> list[tuple[int, int]]:
@@ -33,6 +38,8 @@ def run_parameter_count(run) -> int:
 
 def build_mlp(n_inputs: int, hidden: list[int]) -> nn.Sequential:
     """nn.Sequential of Linear and ReLU, PyTorch's default initialisation."""
+    from torch import nn
+
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(layer_sizes(n_inputs, hidden)):
         layers.append(nn.Linear(fan_in, fan_out))
@@ -43,6 +50,8 @@ def build_mlp(n_inputs: int, hidden: list[int]) -> nn.Sequential:
 
 def initial_mlp(n_inputs: int, hidden: list[int], seed: int) -> nn.Sequential:
     """The untrained model of `seed`: the same weights the engine starts that seed from."""
+    import torch
+
     torch.manual_seed(seed)
     return build_mlp(n_inputs, hidden)
 

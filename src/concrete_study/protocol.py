@@ -13,15 +13,18 @@ process, each on its own rows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from concrete_study.data import TARGET, fit_and_scale
-from concrete_study.engine import train
 from concrete_study.files import atomic_path
-from concrete_study.model_file import Ensemble
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
+
+if TYPE_CHECKING:
+    from concrete_study.model_file import Ensemble
 
 
 def study_split(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -41,6 +44,8 @@ def _train_splits(run: Run, seeds: list[int], parts: list[tuple], device: str):
 
     `parts` holds per split (x_train, y_train, x_val, y_val), or (x_train, y_train) where
     nothing is validated."""
+    from concrete_study.engine import train  # torch: not for the jobs that only read predictions
+
     stack = [np.repeat(np.stack(arrays), len(seeds), axis=0) for arrays in zip(*parts, strict=True)]
     x_val, y_val = stack[2:] or (None, None)
     return train(
@@ -113,6 +118,8 @@ def retrain(run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, devic
     """The candidate retrained on all training rows of each split (scaler refitted there), every
     split and seed side by side: one seed ensemble a split. Nothing is held out, so nothing is
     validated."""
+    from concrete_study.model_file import Ensemble
+
     parts, scalers = [], []
     for train_rows in splits["train"]:
         scaler, a = fit_and_scale(table, {"fit": train_rows}, fit="fit", columns=run.columns)
