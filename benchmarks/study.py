@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -41,8 +42,8 @@ def reference_copy(commit: str, dest: Path) -> Path:
     archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
-    subprocess.run(["rm", "-rf", str(dest / "results")], check=True)
-    subprocess.run(["cp", "-r", str(ROOT / "data"), str(dest / "data")], check=True)
+    shutil.rmtree(dest / "results", ignore_errors=True)
+    shutil.copytree(ROOT / "data", dest / "data", dirs_exist_ok=True)
     return dest
 
 
