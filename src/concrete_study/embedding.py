@@ -55,18 +55,20 @@ def cos_sin_2pi(t: np.ndarray, axis: int = -1) -> np.ndarray:
     halves[axis] = slice(0, n)
     cos = out[tuple(halves)]
     halves[axis] = slice(n, 2 * n)
-    s = out[tuple(halves)]
+    sin = out[tuple(halves)]
+    # Every step in contiguous temporaries, and one write into each half: a pass into a strided
+    # half takes three times as long, and a fresh temporary costs its pages' faults.
     f = np.rint(t)
     np.subtract(t, f, out=f)  # in [-1/2, 1/2]: the angle 2πf in [-π, π]
     f2 = f * f
-    _poly(_SIN, f2, s)  # of the half angle πf
+    s = _poly(_SIN, f2, np.empty_like(f2))  # of the half angle πf
     s *= f
     c = _poly(_COS, f2, f)  # f is not needed after this
-    np.multiply(s, s, out=cos)  # cos 2a = 1 - 2 sin² a, sin 2a = 2 sin a cos a
-    cos *= np.float32(-2)
-    cos += np.float32(1)
+    np.multiply(s, s, out=f2)  # cos 2a = 1 - 2 sin² a, sin 2a = 2 sin a cos a
+    f2 *= np.float32(-2)
+    np.add(f2, np.float32(1), out=cos)
     s *= c
-    s *= np.float32(2)
+    np.multiply(s, np.float32(2), out=sin)
     return out
 
 

@@ -9,6 +9,8 @@ initialisation (PyTorch's nn.Linear default under torch.manual_seed(seed)) and i
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import time
 from dataclasses import dataclass, field
 
@@ -397,6 +399,20 @@ def _result(st: _Stack, run: Run, grad_sum, val_pred, val_at, state_dicts_at, de
     )
 
 
+def _keep_freed_memory() -> None:
+    """Let glibc's malloc keep the memory the loop frees, for the next step's arrays of the same
+    sizes: by default it unmaps arrays above 128 KiB and trims the heap on free, and each step
+    then pays the page faults of its fresh temporaries again. Nothing changes where the C
+    library is another one."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the process runs on
+    except (OSError, AttributeError, TypeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+
+
 def _gradient_step(st: _Stack, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
     """One batch's forward and backward pass: every replica's gradient into `flat.grad`, and
     each replica's MSE on the batch (R,)."""
@@ -441,6 +457,10 @@ def train(
     grad_sum = torch.zeros(len(st.layer_sizes), n_rep, device=dev)
     val_at: dict[int, np.ndarray] = {}
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = {}
+    # The objects alive now (the libraries' modules, mostly) outlive training: the collections
+    # that the loop's temporaries set off every few hundred steps need not walk them again.
+    gc.freeze()
+    _keep_freed_memory()
     start = time.perf_counter()
 
     for epoch in range(run.epochs):
