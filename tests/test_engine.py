@@ -1,5 +1,6 @@
 """The stacked training engine: exact per-seed training, determinism, divergence as data."""
 
+import gc
 import time
 
 import numpy as np
@@ -54,6 +55,11 @@ def test_same_run_twice_is_identical(arrays):
     np.testing.assert_array_equal(a.val_mse, b.val_mse)
     for sa, sb in zip(a.state_dicts, b.state_dicts, strict=True):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_training_leaves_the_garbage_collector_as_it_found_it(arrays):
+    fit(arrays, small(), [0])
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
 
 
 @pytest.mark.parametrize("optimizer, weight_decay", [("adam", 0.0), ("sgd_momentum", 0.0), ("adam", 0.1)])

@@ -9,7 +9,9 @@ initialisation (PyTorch's nn.Linear default under torch.manual_seed(seed)) and i
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import gc
 import time
 from dataclasses import dataclass, field
@@ -399,6 +401,20 @@ def _result(st: _Stack, run: Run, grad_sum, val_pred, val_at, state_dicts_at, de
     )
 
 
+@contextlib.contextmanager
+def _memory_kept():
+    """While training: the objects alive before it (the libraries' modules, mostly) frozen out of
+    the collections that the loop's temporaries set off every few hundred steps, and thawed after,
+    so that the caller's process collects as before; and glibc's malloc keeping freed memory."""
+    _keep_freed_memory()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@functools.cache  # once per process: the setting is the process's
 def _keep_freed_memory() -> None:
     """Let glibc's malloc keep the memory the loop frees, for the next step's arrays of the same
     sizes: by default it unmaps arrays above 128 KiB and trims the heap on free, and each step
@@ -457,30 +473,26 @@ def train(
     grad_sum = torch.zeros(len(st.layer_sizes), n_rep, device=dev)
     val_at: dict[int, np.ndarray] = {}
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = {}
-    # The objects alive now (the libraries' modules, mostly) outlive training: the collections
-    # that the loop's temporaries set off every few hundred steps need not walk them again.
-    gc.freeze()
-    _keep_freed_memory()
     start = time.perf_counter()
-
-    for epoch in range(run.epochs):
-        # One pass over each replica's rows in its own order.
-        history.lr[epoch] = st.optimizer.lr
-        sse = torch.zeros(n_rep, device=dev)
-        for xb, yb in _epoch_batches(rows, st.gens, run.batch_size, dev):
-            sse += _gradient_step(st, xb, yb) * yb.shape[1]
-            if epoch == run.epochs - 1:
-                grad_sum += _mean_abs_gradients(st.layers, st.layer_sizes)
-            st.optimizer.step()
-        st.optimizer.end_epoch()
-        # Validate, record, and keep the snapshots asked for.
-        val_pred, val_mse = _validate(st, n_rep, dev)
-        history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
-        if epoch + 1 in snapshot_epochs:
-            val_at[epoch + 1] = val_pred.detach().cpu().numpy()
-            state_dicts_at[epoch + 1] = _state_dicts(
-                st.everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding
-            )
-        history.time_sec[epoch] = time.perf_counter() - start
+    with _memory_kept():
+        for epoch in range(run.epochs):
+            # One pass over each replica's rows in its own order.
+            history.lr[epoch] = st.optimizer.lr
+            sse = torch.zeros(n_rep, device=dev)
+            for xb, yb in _epoch_batches(rows, st.gens, run.batch_size, dev):
+                sse += _gradient_step(st, xb, yb) * yb.shape[1]
+                if epoch == run.epochs - 1:
+                    grad_sum += _mean_abs_gradients(st.layers, st.layer_sizes)
+                st.optimizer.step()
+            st.optimizer.end_epoch()
+            # Validate, record, and keep the snapshots asked for.
+            val_pred, val_mse = _validate(st, n_rep, dev)
+            history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, rows.x_val is not None)
+            if epoch + 1 in snapshot_epochs:
+                val_at[epoch + 1] = val_pred.detach().cpu().numpy()
+                state_dicts_at[epoch + 1] = _state_dicts(
+                    st.everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding
+                )
+            history.time_sec[epoch] = time.perf_counter() - start
 
     return _result(st, run, grad_sum, val_pred, val_at, state_dicts_at, dev)
