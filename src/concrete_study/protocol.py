@@ -48,9 +48,9 @@ def _train_splits(run: Run, seeds: list[int], parts: list[tuple], device: str):
 
     stack = [np.repeat(np.stack(arrays), len(seeds), axis=0) for arrays in zip(*parts, strict=True)]
     x_val, y_val = stack[2:] or (None, None)
-    return train(
-        run, seeds * len(parts), *stack[:2], x_val, y_val, device=device, snapshot_epochs=run.members
-    )
+    # Validated after the members' epochs only: nothing reads the other epochs' validation.
+    kept = {"snapshot_epochs": run.members, "validate_at": run.members}
+    return train(run, seeds * len(parts), *stack[:2], x_val, y_val, device=device, **kept)
 
 
 def inner_predictions(
