@@ -89,7 +89,7 @@ def main() -> None:
         )
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         cmd = [str(BIN / "snakemake"), "results/benchmark/summary.json", "--cores", str(args.cores)]
-        wall = timed([*cmd, "--configfile", args.configfile], repo, {})
+        wall = timed([*cmd, "--configfile", args.configfile], repo)
         summary = json.loads((repo / "results" / "benchmark" / "summary.json").read_text())
     print(f"{args.splits} random 90/10 splits, seed {args.seed}, {wall:.0f} s")
     print(report(summary))

@@ -68,9 +68,16 @@ def tune(peer: dict, seeds: list[int], x, y, x_val, y_val) -> dict:
     def predict(booster):
         return booster.predict(x_val, num_iteration=booster.best_iteration)
 
-    scores = [float(np.mean((predict(fit(p, seeds[0])) - y_val) ** 2)) for p in grid_points(peer)]
-    point = grid_points(peer)[int(np.argmin(scores))]
-    boosters = [fit(point, s) for s in seeds]
+    best = None  # (inner-validation MSE, point, the first seed's booster there)
+    for p in grid_points(peer):
+        booster = fit(p, seeds[0])
+        mse = float(np.mean((predict(booster) - y_val) ** 2))
+        if best is None or mse < best[0]:  # ties: the first
+            best = (mse, p, booster)
+    _, point, first = best
+    # The first seed at the chosen point is the booster the search trained there (training is
+    # deterministic): kept, not trained again.
+    boosters = [first, *(fit(point, s) for s in seeds[1:])]
     per_seed = np.stack([predict(b) for b in boosters])
     pred = per_seed.mean(axis=0)
     return {
