@@ -5,13 +5,14 @@ import json
 import math
 import shutil
 import socket
+import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import RAW, ROOT, SMOKE, SPLITS, copy_repo, poisoned, snakemake
+from conftest import ENV, RAW, ROOT, SMOKE, SPLITS, copy_repo, poisoned, snakemake
 
 from concrete_study.benchmark import (
     calibrated,
@@ -50,6 +51,28 @@ def test_fresh_splits_for_the_check_beyond_the_published_ones_read_and_check(tmp
     for new, old in zip(fresh, published, strict=True):
         assert len(new["train"]) == 927 and len(new["test"]) == 103
         assert set(new["test"]) != set(old["test"])
+
+
+@pytest.mark.slow
+def test_the_check_on_fresh_splits_runs_the_benchmark_on_them(tmp_path):
+    """benchmarks/other_splits.py end to end, on the smoke study: its report and its summary."""
+    out = tmp_path / "summary.json"
+    script = ROOT / "benchmarks" / "other_splits.py"
+    cmd = [
+        sys.executable,
+        str(script),
+        "--configfile",
+        "config/smoke.yaml",
+        "--splits",
+        "2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    assert summary["splits"] == 2 and summary["test_rows"] == 2 * 103
+    assert proc.stdout.startswith("2 random 90/10 splits, seed 2026") and "network minus peer" in proc.stdout
 
 
 def test_the_published_splits_read_and_check():
