@@ -189,14 +189,12 @@ def test_validated_only_at_the_snapshots_the_same_snapshots(arrays):
     a = arrays
     data = (a["X_train"], a["y_train"], a["X_val"], a["y_val"])
     every = train(small(), [0, 1], *data, snapshot_epochs=(2,))
-    some = train(small(), [0, 1], *data, snapshot_epochs=(2,), validate_at=(2,))
+    some = train(small(), [0, 1], *data, snapshot_epochs=(2,), every_epoch_validated=False)
     np.testing.assert_array_equal(some.val_predictions_at[2], every.val_predictions_at[2])
     np.testing.assert_array_equal(some.val_predictions, every.val_predictions)
     np.testing.assert_array_equal(some.train_mse, every.train_mse)
     assert np.isfinite(some.val_mse[[1, 4]]).all() and np.isnan(some.val_mse[[0, 2, 3]]).all()
     np.testing.assert_array_equal(some.val_mse[[1, 4]], every.val_mse[[1, 4]])
-    with pytest.raises(ValueError, match=r"snapshots \[2\] at epochs not validated: \[3\]"):
-        train(small(), [0], *data, snapshot_epochs=(2,), validate_at=(3,))
 
 
 def test_without_validation_rows_only_the_training_loss_is_recorded(arrays):

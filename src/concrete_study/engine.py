@@ -291,12 +291,12 @@ def _mean_abs_gradients(params, layer_sizes: torch.Tensor) -> torch.Tensor:
     return torch.stack(sums) / layer_sizes.unsqueeze(1)
 
 
-def _validate(st: _Stack, n_rep: int, dev, now: bool = True):
-    """Validation predictions in MPa (R, n_val) and each replica's MSE (R,); zeros without rows,
-    or when not validated `now`."""
+def _validate(st: _Stack, n_rep: int, dev, validated: bool):
+    """Validation predictions in MPa (R, n_val) and each replica's MSE (R,); zeros where not
+    `validated` (no rows, or not this epoch)."""
     rows = st.rows
     with torch.no_grad():
-        if rows.x_val is None or not now:
+        if not validated:
             return torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
         if st.net is not None:
             raw = torch.from_numpy(st.net.forward(st.x_val_numpy)[0])
@@ -455,19 +455,17 @@ def train(
     y_val: np.ndarray | None,
     device: str = "cpu",
     snapshot_epochs: tuple[int, ...] = (),
-    validate_at: tuple[int, ...] | None = None,
+    every_epoch_validated: bool = True,
 ) -> TrainResult:
     """Train `run` once per seed, all seeds stacked; record the history of every epoch.
 
     The data are shared by every replica ((rows, inputs) and (rows,)), or each replica has its
     own rows of the same size ((R, rows, inputs) and (R, rows)): the replicas of several splits
     then train side by side like seeds. `snapshot_epochs` keeps weights and validation
-    predictions after those epochs (a snapshot ensemble's members). `validate_at` validates
-    after those epochs and the last only (their val_mse, NaN elsewhere), where nothing reads the
-    others: it must hold the snapshots' epochs. By default every epoch is validated.
+    predictions after those epochs (a snapshot ensemble's members). Without
+    `every_epoch_validated`, only those epochs and the last are validated (val_mse NaN elsewhere),
+    for callers that read nothing else.
     """
-    if validate_at is not None and not set(snapshot_epochs) <= set(validate_at):
-        raise ValueError(f"snapshots {list(snapshot_epochs)} at epochs not validated: {list(validate_at)}")
     dev = pick_device(device)
     check_training(dev.type)
     # Vanishing gradients in deep nets reach float32's subnormal range, where x86 arithmetic is
@@ -492,9 +490,9 @@ def train(
                 st.optimizer.step()
             st.optimizer.end_epoch()
             # Validate, record, and keep the snapshots asked for.
-            now = validate_at is None or epoch + 1 in validate_at or epoch + 1 == run.epochs
-            val_pred, val_mse = _validate(st, n_rep, dev, now)
+            now = every_epoch_validated or epoch + 1 in snapshot_epochs or epoch + 1 == run.epochs
             validated = now and rows.x_val is not None
+            val_pred, val_mse = _validate(st, n_rep, dev, validated)
             history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, validated)
             if epoch + 1 in snapshot_epochs:
                 val_at[epoch + 1] = val_pred.detach().cpu().numpy()

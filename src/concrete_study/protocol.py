@@ -49,7 +49,7 @@ def _train_splits(run: Run, seeds: list[int], parts: list[tuple], device: str):
     stack = [np.repeat(np.stack(arrays), len(seeds), axis=0) for arrays in zip(*parts, strict=True)]
     x_val, y_val = stack[2:] or (None, None)
     # Validated after the members' epochs only: nothing reads the other epochs' validation.
-    kept = {"snapshot_epochs": run.members, "validate_at": run.members}
+    kept = {"snapshot_epochs": run.members, "every_epoch_validated": False}
     return train(run, seeds * len(parts), *stack[:2], x_val, y_val, device=device, **kept)
 
 
