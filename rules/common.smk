@@ -5,6 +5,7 @@ import sys
 
 from concrete_study.config import ConfigError, read_yaml, validate
 from concrete_study.data import DataError, check_raw_md5
+from concrete_study.forkserver import Server
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
 from concrete_study.splits import check_md5s, read_splits, split_file_names, split_groups
@@ -39,6 +40,25 @@ try:
         read_splits(BENCHMARK["directory"], BENCHMARK["splits"])
 except DataError as exc:
     sys.exit(f"data error: {exc}")
+
+
+# The jobs Snakemake runs on this machine fork from one process that imported torch, pandas and
+# matplotlib once (src/concrete_study/forkserver.py). Not where an executor runs them elsewhere
+# (SLURM): there each job is a process of its own size.
+FORKSERVER = Server()
+
+
+onstart:
+    if workflow.local_exec and not workflow.remote_exec:
+        FORKSERVER.start(config["threads"], ".snakemake/log/forkserver.log")
+
+
+onsuccess:
+    FORKSERVER.stop()
+
+
+onerror:
+    FORKSERVER.stop()
 
 
 wildcard_constraints:

@@ -1,5 +1,9 @@
 """Baselines: MSE of the mean predictor and of ordinary least squares on val and test."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import numpy as np
 
 from concrete_study.data import baselines

@@ -1,5 +1,9 @@
 """One benchmark candidate on some splits' inner training rows: inner-validation predictions."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import numpy as np
 import torch
 

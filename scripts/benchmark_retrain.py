@@ -1,6 +1,10 @@
 """One benchmark candidate retrained on all training rows of the splits of one group that chose
 it, tested once."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import numpy as np
 import torch
 

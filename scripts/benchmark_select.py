@@ -1,5 +1,9 @@
 """Per split, the candidate chosen on inner-validation rows."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from concrete_study.files import write_json
 from concrete_study.logs import log_to
 from concrete_study.protocol import read_inner, select

@@ -1,5 +1,9 @@
 """The benchmark's splits, checked against the dataset, each with its seeded inner split."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import os
 
 import numpy as np

@@ -1,5 +1,9 @@
 """Figures 5, 7 and 8: learning curves of chosen runs against the mean-predictor baseline."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from concrete_study import plotting
 from concrete_study.files import read_json
 from concrete_study.logs import log_to

@@ -1,5 +1,9 @@
 """Figures 1-3: cement histogram, box plots of the inputs, cement vs strength density."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from concrete_study import plotting
 from concrete_study.data import read_clean
 from concrete_study.logs import log_to

@@ -1,5 +1,9 @@
 """The first layer's mean absolute gradient against depth: vanishing gradients at a glance."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import pandas as pd
 
 from concrete_study import plotting

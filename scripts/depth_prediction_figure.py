@@ -1,5 +1,9 @@
 """Figures 18-19: predicted vs true strength on the validation set for a deep network."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import pandas as pd
 
 from concrete_study import plotting

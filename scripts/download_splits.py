@@ -3,6 +3,10 @@
 Every file is fetched and checked before any is written: a failure leaves no partial set.
 """
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from pathlib import Path
 
 from concrete_study.download import fetch

@@ -1,6 +1,10 @@
 """One experiment's table: a row per run, mean and std over seeds, as CSV and Markdown; beside its
 log, the time per model of each run whose job trained here."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import os
 
 import pandas as pd

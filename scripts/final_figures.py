@@ -1,5 +1,9 @@
 """Figure 20 and the feature-importance figure of the final model."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import pandas as pd
 
 from concrete_study import plotting

@@ -1,5 +1,9 @@
 """Task 6: the benchmark's protocol on the study's split, tested once."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from pathlib import Path
 
 import torch

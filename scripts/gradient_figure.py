@@ -1,5 +1,9 @@
 """Figures 14-17: mean absolute gradient per layer in the last epoch."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import pandas as pd
 
 from concrete_study import plotting

@@ -1,5 +1,9 @@
 """Inspect: rows, duplicates, per-column ranges and target statistics as JSON and Markdown."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from concrete_study.data import read_clean, summarize_data, summary_markdown
 from concrete_study.files import write_json, write_text
 from concrete_study.logs import log_to

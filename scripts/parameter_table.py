@@ -1,5 +1,9 @@
 """Parameter counts: analytic sum((in+1)*out) against the built model, per architecture."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from concrete_study.data import FEATURES
 from concrete_study.files import write_csv, write_text
 from concrete_study.logs import log_to

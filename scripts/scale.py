@@ -1,5 +1,9 @@
 """Scale: a standardiser fitted on the training rows only, applied to every part."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import numpy as np
 
 from concrete_study.data import fit_and_scale, read_clean, read_study_split

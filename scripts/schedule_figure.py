@@ -1,5 +1,9 @@
 """Figure 9: the learning rate of each scheduler run per epoch, read from its training history."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import pandas as pd
 
 from concrete_study import plotting

@@ -1,5 +1,9 @@
 """Split: seeded train/val/test row indices, one index file per part."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 from concrete_study.data import read_clean, split_indices
 from concrete_study.files import write_text
 from concrete_study.logs import log_to

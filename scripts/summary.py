@@ -1,6 +1,10 @@
 """The study's result on one page (results/summary.md; summary.rst, the report's first page) and
 its headline numbers (results/summary.json, what `dvc metrics show` prints)."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import pandas as pd
 
 from concrete_study.files import read_json, write_json, write_text

@@ -1,5 +1,9 @@
 """Train one job: every seed of one configuration, stacked in one process."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import json
 from pathlib import Path
 

@@ -1,5 +1,9 @@
 """Figures 11-13: initial weight histograms with the init bound, trained and untrained heatmaps."""
 
+from concrete_study.forkserver import delegate
+
+delegate()  # where the workflow's server runs, the rest runs in a fork of it
+
 import numpy as np
 import torch
 

@@ -11,6 +11,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = "concrete_study"
+# How a job's process starts, never what it computes: an edit of it reruns nothing.
+NOT_COMPUTING = {"forkserver"}
 
 
 def _imported_modules(path: Path, library: Path) -> set[str]:
@@ -26,8 +28,9 @@ def _imported_modules(path: Path, library: Path) -> set[str]:
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == PACKAGE and len(parts) == 2 and (library / f"{parts[1]}.py").is_file():
-                found.add(parts[1])
+            if parts[0] == PACKAGE and len(parts) == 2 and parts[1] not in NOT_COMPUTING:
+                if (library / f"{parts[1]}.py").is_file():
+                    found.add(parts[1])
     return found
 
 
