@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -114,6 +115,15 @@ def test_under_slurm_or_without_a_server_a_job_runs_in_its_own_process(server, t
     for env in (job_env(SLURM_JOB_ID="7"), job_env(**{SOCKET_VARIABLE: str(tmp_path / "none")})):
         code, said, _ = run_job(tmp_path, "0", env=env)
         assert code == 0 and not said["warm"]
+
+
+def test_a_job_that_leaves_in_the_middle_of_its_request_leaves_the_server_serving(server, tmp_path):
+    for request in (b"", b"\0\0\0\x09{broken"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(os.environ[SOCKET_VARIABLE])
+            conn.sendall(request)
+    code, said, _ = run_job(tmp_path, "0")
+    assert code == 0 and said["warm"]
 
 
 def wait_for(path: Path) -> int:

@@ -176,8 +176,8 @@ def serve(path: str, parent: int) -> None:
         conn.settimeout(None)
         try:
             _serve_one(listener, conn, environ)
-        except OSError as exc:  # a job that went away while it was being taken
-            print(f"a job's request failed: {exc}", flush=True)
+        except Exception as exc:  # a job that went away while it was being taken: the next one
+            print(f"a job's request failed: {exc!r}", flush=True)
         finally:
             conn.close()
     listener.close()
