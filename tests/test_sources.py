@@ -26,3 +26,11 @@ def test_imports_are_followed_through_the_library_of_the_given_tree(tmp_path):
     (lib / "errors.py").write_text((lib / "errors.py").read_text() + "\nfrom concrete_study import runs\n")
     assert "src/concrete_study/runs.py" in library_sources(script, tmp_path)
     assert "src/concrete_study/runs.py" not in library_sources(script, ROOT)
+
+
+def test_a_modules_c_source_is_one_of_its_files():
+    script = ROOT / "scripts" / "train.py"
+    found = library_sources(script, ROOT)
+    assert "src/concrete_study/cpu_pass.py" in found and "src/concrete_study/cpu_pass.c" in found
+    figure = library_sources(ROOT / "scripts" / "curve_figure.py", ROOT)
+    assert figure and not any(name.endswith(".c") for name in figure)

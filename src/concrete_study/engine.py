@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from concrete_study import embedding
+from concrete_study.cpu_pass import CpuMLP, views
 from concrete_study.model import EMBEDDING_KEYS, initial_mlp, state_dict_keys
 from concrete_study.numerics import check_training
 from concrete_study.optimizer import FlatOptimizer
@@ -99,20 +100,10 @@ def _stacked_parameters(n_inputs, hidden, seeds, device, frequency_scales=None):
     flat = torch.nn.Parameter(torch.cat([values, padding]).to(device))
     flat.grad = torch.zeros_like(flat)
     shapes = [t.shape for t in stacked]
-    params = [v.requires_grad_(True) for v in _views(flat.data, shapes)]
-    for view, grad in zip(params, _views(flat.grad, shapes), strict=True):
+    params = [v.requires_grad_(True) for v in views(flat.data, shapes)]
+    for view, grad in zip(params, views(flat.grad, shapes), strict=True):
         view.grad = grad
     return flat, params
-
-
-def _views(flat, shapes) -> list:
-    """Consecutive views of `flat` (a tensor or an array) with the given shapes."""
-    views, offset = [], 0
-    for shape in shapes:
-        n = int(np.prod(shape))
-        views.append(flat[offset : offset + n].reshape(shape))
-        offset += n
-    return views
 
 
 def _copy(t: torch.Tensor) -> torch.Tensor:
@@ -140,70 +131,6 @@ def _state_dicts(
             sd[w_key], sd[b_key] = w, b
         out.append(sd)
     return out
-
-
-class _NumpyMLP:
-    """The stacked MLP's forward and backward pass on the CPU, computed by numpy's OpenBLAS on
-    numpy views of the flat buffer and of its gradient.
-
-    Not torch's MKL: MKL's kernels differ between Intel and AMD CPUs in every mode but
-    MKL_CBWR=COMPATIBLE, which is 3-4 times slower at these sizes, while OpenBLAS pinned to its AVX2
-    kernels (numerics.py) gives the same bytes on every x86-64 CPU with AVX2 at full speed. Not
-    autograd either: per-call overhead, not arithmetic, dominates these small nets, so the backward
-    pass writes each gradient straight into its place in the buffer, by the same float operations
-    autograd ran. Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu; h_0 the
-    inputs, or their embedding when the first `n_embedding` parameters are an embedding's.
-    """
-
-    def __init__(self, flat: torch.Tensor, shapes, n_embedding: int) -> None:
-        values = _views(flat.detach().numpy(), shapes)
-        grads = _views(flat.grad.numpy(), shapes)
-        self.grad_flat = flat.grad.numpy()
-        self.embedded, self.embedded_grads = values[:n_embedding], grads[:n_embedding]
-        self.weights, self.weight_grads = values[n_embedding::2], grads[n_embedding::2]
-        self.biases, self.bias_grads = values[n_embedding + 1 :: 2], grads[n_embedding + 1 :: 2]
-
-    def forward(self, x: np.ndarray):
-        """x (R, B, inputs) -> predictions (R, B), and what `backward` needs."""
-        inputs = []  # each layer's input
-        embedded = None
-        h = x
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging replica is data
-            if self.embedded:
-                h, embedded = embedding.forward(h, *self.embedded)
-            last = len(self.weights) - 1
-            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-                inputs.append(h)
-                h = np.matmul(h, w)
-                h += b
-                if i < last:
-                    np.maximum(h, embedding.zeros(h.shape), out=h)
-        return h[..., 0], (inputs, embedded)
-
-    def backward(self, cache, grad: np.ndarray) -> None:
-        """Every parameter's gradient from the predictions' gradient `grad` (R, B), into the buffer."""
-        inputs, embedded = cache
-        g = grad[..., None]  # (R, B, 1)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for i in reversed(range(len(self.weights))):
-                h = inputs[i]
-                np.add.reduce(g, axis=1, keepdims=True, out=self.bias_grads[i])
-                np.matmul(h.transpose(0, 2, 1), g, out=self.weight_grads[i])
-                if i > 0 or embedded is not None:
-                    w_t = self.weights[i].transpose(0, 2, 1)
-                    # One output (the last layer): an outer product, one multiplication a value,
-                    # which numpy's matmul computes many times slower (a zero's sign aside: the
-                    # buffer's + 0 below evens it out).
-                    g = g * w_t if g.shape[2] == 1 else np.matmul(g, w_t)
-                if i > 0:
-                    # relu: no gradient where its output was 0
-                    np.multiply(g, np.greater(h, embedding.zeros(h.shape)), out=g)
-            if embedded is not None:
-                for view, part in zip(self.embedded_grads, embedding.backward(embedded, g), strict=True):
-                    view[...] = part
-        # Autograd added each gradient to a zeroed buffer: 0 + x, which makes -0 +0 and leaves
-        # every other value as it is.
-        np.add(self.grad_flat, np.float32(0), out=self.grad_flat)
 
 
 def _loss_gradient(diff: np.ndarray, alive: np.ndarray | None) -> np.ndarray:
@@ -349,7 +276,7 @@ class _Stack:
     gens: list[torch.Generator]
     layer_sizes: torch.Tensor  # weights and biases of each MLP layer, for mean |gradient|
     history: _History
-    net: _NumpyMLP | None  # the CPU's forward and backward pass; None on a GPU (autograd)
+    net: CpuMLP | None  # the CPU's forward and backward pass; None on a GPU (autograd)
     x_val_numpy: np.ndarray | None  # the validation rows as the CPU's pass reads them
 
     @property
@@ -363,6 +290,7 @@ def _stack(run: Run, seeds: list[int], x_train, y_train, x_val, y_val, dev) -> _
     scales = run.frequency_scales if n_embedding else None
     flat, everything = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, scales)
     layers = everything[n_embedding:]
+    shapes = [p.shape for p in everything]
     layer_sizes = torch.tensor(
         [w.shape[1] * w.shape[2] + b.shape[2] for w, b in zip(layers[0::2], layers[1::2], strict=True)],
         dtype=torch.float32,
@@ -377,7 +305,9 @@ def _stack(run: Run, seeds: list[int], x_train, y_train, x_val, y_val, dev) -> _
         gens=[torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds],
         layer_sizes=layer_sizes,
         history=_History(run.epochs, len(seeds), dev),
-        net=None if dev.type == "cuda" else _NumpyMLP(flat, [p.shape for p in everything], n_embedding),
+        net=None
+        if dev.type == "cuda"
+        else CpuMLP(flat.detach().numpy(), flat.grad.numpy(), shapes, n_embedding),
         x_val_numpy=None if rows.x_val is None or dev.type == "cuda" else rows.x_val.numpy(),
     )
 

@@ -3,7 +3,7 @@ AVX2, so that dvc.lock reproduces on machines other than the one that wrote it.
 
 Two libraries choose their kernels by CPU, and different kernels round differently:
 
-- numpy's OpenBLAS: the engine's matrix products (engine._NumpyMLP) and the least-squares
+- numpy's OpenBLAS: the engine's matrix products (cpu_pass.py) and the least-squares
   baseline. `OPENBLAS_CORETYPE=Haswell` (its AVX2 kernels) on every CPU, where an Intel Xeon's own
   choice gave other coefficients; `OPENBLAS_NUM_THREADS=1`, since a threaded product gave other
   bytes (and was slower: jobs run side by side, one per core). OpenBLAS reads both when numpy
@@ -75,16 +75,25 @@ def pin(environ: MutableMapping[str, str] = os.environ) -> None:
         print(warning(problems), file=sys.stderr)
 
 
-def openblas_state() -> tuple[str, int] | None:
-    """(kernel set, threads) of the OpenBLAS that numpy loaded; None where numpy has another BLAS."""
+@functools.cache
+def openblas_library() -> ctypes.CDLL | None:
+    """The OpenBLAS that numpy loaded (the same handle); None where numpy has another BLAS."""
     import numpy
 
     libs = sorted(Path(numpy.__file__).parent.parent.glob("numpy.libs/libscipy_openblas64_*.so"))
     try:
-        lib = ctypes.CDLL(str(libs[0]))  # the library numpy loaded: the same handle
+        return ctypes.CDLL(str(libs[0]))
+    except (IndexError, OSError):
+        return None
+
+
+def openblas_state() -> tuple[str, int] | None:
+    """(kernel set, threads) of the OpenBLAS that numpy loaded; None where numpy has another BLAS."""
+    lib = openblas_library()
+    try:
         lib.scipy_openblas_get_corename64_.restype = ctypes.c_char_p
         return lib.scipy_openblas_get_corename64_().decode(), int(lib.scipy_openblas_get_num_threads64_())
-    except (IndexError, OSError, AttributeError):  # no such library, or another build of it
+    except AttributeError:  # no such library, or another build of it
         return None
 
 

@@ -1,4 +1,5 @@
-"""Which library files a script runs: its `concrete_study` imports, followed transitively.
+"""Which library files a script runs: its `concrete_study` imports, followed transitively, and
+the C source beside any of them (`cpu_pass.c` beside `cpu_pass.py`, which compiles it).
 
 Snakemake reruns a rule when its script file changes, not when a module the script imports
 does. Each rule therefore lists these files as inputs; read from the imports themselves, the
@@ -45,4 +46,5 @@ def library_sources(script: str | Path, root: str | Path) -> list[str]:
         if module not in seen:
             seen.add(module)
             todo |= _imported_modules(library / f"{module}.py", library)
-    return sorted(f"src/{PACKAGE}/{m}.py" for m in seen)
+    files = [f"{m}.py" for m in seen] + [f"{m}.c" for m in seen if (library / f"{m}.c").is_file()]
+    return sorted(f"src/{PACKAGE}/{name}" for name in files)
