@@ -26,13 +26,16 @@ def shapes_of(n_inputs: int, hidden: list[int], embedded: bool = False) -> list[
     return shapes
 
 
-def both_passes(shapes, n_embedding: int, x: np.ndarray, seed: int = 0, broken: bool = False):
-    """Predictions and gradient buffer of the C pass and of numpy's, from one set of values."""
+def both_passes(shapes, n_embedding: int, x: np.ndarray, seed: int = 0, broken: bool = False, unit=False):
+    """Predictions and gradient buffer of the C pass and of numpy's, from one set of values (with
+    `unit`, an embedding's frequencies all 1: its angles are then the inputs themselves)."""
     rng = np.random.default_rng(seed)
     size = sum(int(np.prod(s)) for s in shapes)
     values = (rng.standard_normal(size) * 0.5).astype(np.float32)
     if broken:  # a diverged replica: infinities and NaN among its weights
         values[rng.choice(size, 40, replace=False)] = rng.choice([np.inf, -np.inf, np.nan], 40)
+    if unit:
+        values[: int(np.prod(shapes[0]))] = 1
     out = {}
     for native in (True, False):
         grads = np.full(size, np.float32(7), dtype=np.float32)  # every gradient is written over
@@ -74,6 +77,17 @@ def test_shared_rows_a_batch_slice_and_an_embedding_too():
     # Below an embedding the C pass computes the first layer's input gradient too.
     assert embedding.FREQUENCIES == FREQUENCIES
     native, reference = both_passes(shapes_of(8, [32, 16], embedded=True), 3, epoch[:, :64])
+    assert native[2] and native[:2] == reference[:2]
+
+
+@needs_c
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_embeddings_angles_round_as_numpys_rint(broken):
+    # Halves round to even, -0 stays -0, values from 2^23 on are whole already; inf and NaN.
+    special = [-2.5, -1.5, -0.5, -0.0, 0.0, 0.5, 1.5, 2.5, 0.49999997, 8388607.5, 8388609.0, 3e7, 1e30]
+    special += [-1e30, np.inf, -np.inf, np.nan, 1e-40, -3.25, 0.75]
+    x = np.resize(np.array(special, dtype=np.float32), (R, 40, 8)).astype(np.float32)
+    native, reference = both_passes(shapes_of(8, [16], embedded=True), 3, x, broken=broken, unit=True)
     assert native[2] and native[:2] == reference[:2]
 
 

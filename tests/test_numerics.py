@@ -20,10 +20,9 @@ from conftest import ENV, RAW, ROOT
 
 from concrete_study.numerics import PINNED, UNPINNED, lock_breakers, pin, warning
 
-# Computed under the pin by an AMD EPYC (Zen 3, AVX2; torch 2.13.0, numpy 2.4.6). The values before
-# the optimizer's buffer was padded to whole units (engine.OPTIMIZER_UNIT) were the same bytes on an
-# Intel Xeon (AVX-512 and AMX; torch 2.11.0); the stacks' values since have been measured on the
-# EPYC only, and there under every emulated CPU below. The least squares did not change.
+# Computed under the pin by an AMD EPYC (Zen 3, AVX2; torch 2.13.0, numpy 2.4.6), under every
+# emulated CPU below, and since the C pass (cpu_pass.c) also by an Intel Xeon (AVX-512 and AMX)
+# under each of them. The least squares did not change.
 FINGERPRINTS = {
     "stack 2x128 e60 r5": "2f91a858930f70cfb64e4dd763b1b150",
     "stack 2x128 e20 r8": "54b99b8ec73e05bf3928e1ea2529845c",

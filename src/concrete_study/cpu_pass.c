@@ -8,8 +8,10 @@
  * any compiler on any x86-64 CPU gives the same bytes.
  *
  * Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last layer without relu. Each replica r's
- * arrays are at a fixed stride from replica 0's.
+ * arrays are at a fixed stride from replica 0's. Below the first layer there may be a periodic
+ * embedding (embedding.py), computed here by the same operations as there.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -174,4 +176,137 @@ void cpu_backward(const Net *net, const float *x, int64_t x_replica_stride, int6
     }
     /* Autograd added each gradient to a zeroed buffer: 0 + x makes -0 +0. */
     for (int64_t k = 0; k < net->grad_size; k++) net->grad[k] = net->grad[k] + 0.0f;
+}
+
+/* The periodic embedding (embedding.py): input i of replica r becomes
+ * relu([cos(2π c x), sin(2π c x)] @ W + b), its k frequencies c, weight W (2k, d), bias b (d). */
+typedef struct {
+    int64_t inputs, k, d;
+    float *frequency, *weight, *bias;                /* (R, inputs, k), (R, inputs, 2k, d), (R, inputs, d) */
+    float *frequency_grad, *weight_grad, *bias_grad; /* the same layout, in the gradient buffer */
+    float *periodic;   /* (R, inputs, 2k, rows): cos, then sin */
+    float *output;     /* (R, rows, inputs * d): the first layer's input */
+    float *z;          /* (rows, d): one input's product, before its bias and relu */
+    float *g;          /* (rows, d): one input's output gradient, through its relu */
+    float *g_periodic; /* (2k, rows) */
+    float *g_t;        /* (rows) */
+    float *column;     /* (rows): one input's values */
+} Embedding;
+
+/* numpy's rint (round half to even) where |t| < 2^23, by adding and taking away 1.5 x 2^23;
+ * larger values, infinities and NaN are their own rint. */
+static inline float round_even(float t)
+{
+    const float magic = 12582912.0f;
+    float a = fabsf(t);
+    float r = copysignf((a + magic) - magic, t);
+    return a < 8388608.0f ? r : t;
+}
+
+/* embedding.cos_sin_2pi at t = c * x for each of n values x, by its operations: the angle reduced
+ * to f in [-1/2, 1/2], sin and cos of πf by Horner's rule, then the double angle. */
+static void cos_sin_2pi(float c, const float *restrict x, int64_t n, const float *restrict sin_c,
+                        const float *restrict cos_c, float *restrict cos_out,
+                        float *restrict sin_out)
+{
+    const float s0 = sin_c[0], s1 = sin_c[1], s2 = sin_c[2], s3 = sin_c[3], s4 = sin_c[4],
+                s5 = sin_c[5];
+    const float c0 = cos_c[0], c1 = cos_c[1], c2 = cos_c[2], c3 = cos_c[3], c4 = cos_c[4],
+                c5 = cos_c[5], c6 = cos_c[6];
+    for (int64_t i = 0; i < n; i++) {
+        float t = c * x[i];
+        float f = t - round_even(t);
+        float f2 = f * f;
+        float s = f2 * s5;
+        s = s + s4;
+        s = s * f2;
+        s = s + s3;
+        s = s * f2;
+        s = s + s2;
+        s = s * f2;
+        s = s + s1;
+        s = s * f2;
+        s = s + s0;
+        s = s * f;
+        float co = f2 * c6;
+        co = co + c5;
+        co = co * f2;
+        co = co + c4;
+        co = co * f2;
+        co = co + c3;
+        co = co * f2;
+        co = co + c2;
+        co = co * f2;
+        co = co + c1;
+        co = co * f2;
+        co = co + c0;
+        float ss = s * s;
+        ss = ss * -2.0f;
+        cos_out[i] = ss + 1.0f;
+        s = s * co;
+        sin_out[i] = s * 2.0f;
+    }
+}
+
+/* x (R, rows, inputs) at the strides given, as in cpu_forward. */
+void cpu_embed_forward(const Net *net, const Embedding *e, const float *x,
+                       int64_t x_replica_stride, int64_t x_row_stride, const float *sin_c,
+                       const float *cos_c)
+{
+    const int64_t R = net->replicas, B = net->rows, n = e->inputs, k = e->k, d = e->d;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t ri = r * n + i;
+            const float *c = e->frequency + ri * k, *w = e->weight + ri * 2 * k * d,
+                        *b = e->bias + ri * d, *xr = x + r * x_replica_stride + i;
+            float *p = e->periodic + ri * 2 * k * B;
+            for (int64_t row = 0; row < B; row++) e->column[row] = xr[row * x_row_stride];
+            for (int64_t j = 0; j < k; j++)
+                cos_sin_2pi(c[j], e->column, B, sin_c, cos_c, p + j * B, p + (k + j) * B);
+            net->sgemm(ROW_MAJOR, TRANS, NO_TRANS, B, d, 2 * k, 1.0f, p, B, w, d, 0.0f, e->z, d);
+            float *out = e->output + r * B * n * d + i * d;
+            for (int64_t row = 0; row < B; row++)
+                for (int64_t j = 0; j < d; j++) {
+                    float v = e->z[row * d + j] + b[j];
+                    out[row * n * d + j] = v < 0.0f ? 0.0f : v;
+                }
+        }
+}
+
+/* grad: the gradient of the embedding's output (R, rows, inputs * d), contiguous. */
+void cpu_embed_backward(const Net *net, const Embedding *e, const float *x,
+                        int64_t x_replica_stride, int64_t x_row_stride, const float *grad)
+{
+    const int64_t R = net->replicas, B = net->rows, n = e->inputs, k = e->k, d = e->d;
+    const float two_pi = 6.2831855f; /* float32(2π) */
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t ri = r * n + i;
+            const float *w = e->weight + ri * 2 * k * d, *p = e->periodic + ri * 2 * k * B,
+                        *xr = x + r * x_replica_stride + i;
+            const float *gr = grad + r * B * n * d + i * d, *out = e->output + r * B * n * d + i * d;
+            for (int64_t row = 0; row < B; row++)
+                for (int64_t j = 0; j < d; j++) {
+                    float mask = out[row * n * d + j] > 0.0f;
+                    e->g[row * d + j] = gr[row * n * d + j] * mask;
+                }
+            float *bg = e->bias_grad + ri * d, *wg = e->weight_grad + ri * 2 * k * d,
+                  *cg = e->frequency_grad + ri * k;
+            sum_rows(bg, e->g, B, d);
+            net->sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 2 * k, d, B, 1.0f, p, B, e->g, d, 0.0f, wg, d);
+            net->sgemm(ROW_MAJOR, NO_TRANS, TRANS, 2 * k, B, d, 1.0f, w, d, e->g, d, 0.0f,
+                       e->g_periodic, B);
+            /* d cos(2πt)/dt = -2π sin, d sin(2πt)/dt = 2π cos, and t = frequency * x */
+            const float *gp = e->g_periodic;
+            for (int64_t j = 0; j < k; j++) {
+                for (int64_t row = 0; row < B; row++) {
+                    float gt = gp[(k + j) * B + row] * p[j * B + row];
+                    gt = gt - gp[j * B + row] * p[(k + j) * B + row];
+                    e->g_t[row] = gt * xr[row * x_row_stride];
+                }
+                cg[j] = pairwise_sum(e->g_t, B) * two_pi + 0.0f;
+            }
+            for (int64_t j = 0; j < d; j++) bg[j] = bg[j] + 0.0f;
+            for (int64_t j = 0; j < 2 * k * d; j++) wg[j] = wg[j] + 0.0f;
+        }
 }

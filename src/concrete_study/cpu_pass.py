@@ -20,6 +20,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,9 @@ from concrete_study import embedding
 from concrete_study.numerics import openblas_library
 
 SOURCE = Path(__file__).with_suffix(".c")
-# IEEE arithmetic as written: no fast-math, no fused multiply-adds, no CPU-specific code.
-COMPILE = ["-O3", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math"]
+# IEEE arithmetic as written: no fast-math, no fused multiply-adds, no CPU-specific code. Without
+# traps (floating-point exceptions are not looked at), loops with a comparison are vectorised.
+COMPILE = ["-O3", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math"]
 FLOAT = np.dtype(np.float32).itemsize
 
 
@@ -62,6 +64,18 @@ class _Net(ctypes.Structure):
     ]
 
 
+class _Embedding(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_int64) for name in ("inputs", "k", "d")
+    ] + [
+        (name, ctypes.c_void_p)
+        for name in (
+            "frequency", "weight", "bias", "frequency_grad", "weight_grad", "bias_grad",
+            "periodic", "output", "z", "g", "g_periodic", "g_t", "column",
+        )
+    ]  # fmt: skip
+
+
 @functools.cache  # once per process
 def native() -> ctypes.CDLL | None:
     """The compiled C pass, built from cpu_pass.c into a cache folder on first use (one file per
@@ -88,6 +102,14 @@ def native() -> ctypes.CDLL | None:
     lib.cpu_backward.argtypes = [
         ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int,
     ]  # fmt: skip
+    lib.cpu_embed_forward.argtypes = [
+        ctypes.POINTER(_Net), ctypes.POINTER(_Embedding), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+        ctypes.c_void_p, ctypes.c_void_p,
+    ]  # fmt: skip
+    lib.cpu_embed_backward.argtypes = [
+        ctypes.POINTER(_Net), ctypes.POINTER(_Embedding), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+        ctypes.c_void_p,
+    ]  # fmt: skip
     lib.sgemm = ctypes.cast(blas.scipy_cblas_sgemm64_, ctypes.c_void_p).value
     lib.sgemv = ctypes.cast(blas.scipy_cblas_sgemv64_, ctypes.c_void_p).value
     return lib
@@ -106,11 +128,11 @@ def _cache_folder() -> Path:
 def _compile(path: Path) -> None:
     """Compile into a file of this process's own, then rename it into place: jobs that start
     together each compile, and each finds a whole library."""
-    compiler = os.environ.get("CC", "cc")
+    compiler = shlex.split(os.environ.get("CC", "cc"))
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         built = Path(tmp) / path.name
         subprocess.run(
-            [compiler, *COMPILE, "-o", str(built), str(SOURCE)], check=True, capture_output=True, text=True
+            [*compiler, *COMPILE, "-o", str(built), str(SOURCE)], check=True, capture_output=True, text=True
         )
         os.replace(built, path)
 
@@ -145,36 +167,55 @@ class CpuMLP:
 
     def forward(self, x: np.ndarray, use_native: bool = True):
         """x (R, B, inputs) -> predictions (R, B), and what `backward` needs."""
-        embedded = None
+        ws = self._workspaces.get(x.shape)
+        if ws is None:
+            ws = self._workspaces[x.shape] = _Workspace(self, x.shape)
+        native = ws.net is not None and use_native and _rows_contiguous(x)
+        embedded = None  # numpy's embedding's cache
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging replica is data
-            if self.embedded:
-                x, embedded = embedding.forward(x, *self.embedded)
-            ws = self._workspaces.get(x.shape)
-            if ws is None:
-                ws = self._workspaces[x.shape] = _Workspace(self, x.shape)
-            native = ws.net is not None and use_native and _rows_contiguous(x)
             if native:
-                self.native.cpu_forward(ws.net, _address(x), x.strides[0] // FLOAT, x.strides[1] // FLOAT)
+                h = x
+                if self.embedded:
+                    self.native.cpu_embed_forward(
+                        ws.net, ws.embedding, _address(x), *_strides(x), *_POLYNOMIALS
+                    )
+                    h = ws.embedded
+                self.native.cpu_forward(ws.net, _address(h), *_strides(h))
             else:
-                _numpy_forward(ws, x)
-        return ws.outputs[-1][..., 0].copy(), (ws, x, embedded, native)
+                h = x
+                if self.embedded:
+                    h, embedded = embedding.forward(x, *self.embedded)
+                _numpy_forward(ws, h)
+        return ws.outputs[-1][..., 0].copy(), (ws, x, h, embedded, native)
 
     def backward(self, cache, grad: np.ndarray) -> None:
         """Every parameter's gradient from the predictions' gradient `grad` (R, B), into the buffer."""
-        ws, x, embedded, native = cache
+        ws, x, h, embedded, native = cache
         with np.errstate(over="ignore", invalid="ignore"):
             if native:
                 grad = np.ascontiguousarray(grad, dtype=np.float32)
-                self.native.cpu_backward(
-                    ws.net, _address(x), x.strides[0] // FLOAT, x.strides[1] // FLOAT, _address(grad),
-                    embedded is not None,
-                )  # fmt: skip
-            else:
-                _numpy_backward(self, ws, x, grad, embedded is not None)
+                below = bool(self.embedded)
+                self.native.cpu_backward(ws.net, _address(h), *_strides(h), _address(grad), below)
+                if below:
+                    self.native.cpu_embed_backward(
+                        ws.net, ws.embedding, _address(x), *_strides(x), _address(ws.input_grad)
+                    )
+                return
+            _numpy_backward(self, ws, h, grad, embedded is not None)
             if embedded is not None:
                 parts = embedding.backward(embedded, ws.input_grad)
                 for view, part in zip(self.embedded_grads, parts, strict=True):
                     np.add(part, np.float32(0), out=view)  # + 0, as for every gradient
+
+
+def _strides(x: np.ndarray) -> tuple[int, int]:
+    """x's replica and row strides, in floats."""
+    return x.strides[0] // FLOAT, x.strides[1] // FLOAT
+
+
+# embedding.cos_sin_2pi's coefficients, as the C pass reads them (the arrays kept alive).
+_COEFFICIENTS = [np.array(c, dtype=np.float32) for c in (embedding.SIN, embedding.COS)]
+_POLYNOMIALS = [_address(c) for c in _COEFFICIENTS]
 
 
 def _rows_contiguous(x: np.ndarray) -> bool:
@@ -227,6 +268,9 @@ class _Workspace:
 
     def __init__(self, net: CpuMLP, shape: tuple[int, int, int]) -> None:
         rows = shape[:2]
+        self.embedded = None  # the embedding's output, where the C pass computes it
+        if net.embedded:  # the first layer reads the embedding's output
+            shape = (*rows, net.weights[0].shape[1])
         self.outputs = [np.empty((*rows, w.shape[2]), dtype=np.float32) for w in net.weights]
         last = len(net.weights) - 1
         self.forward = [  # each layer: its weight, bias, output, and zeros for its relu
@@ -246,6 +290,24 @@ class _Workspace:
         # Where numpy's matmul takes other routines than the C pass calls (one row, a fan-in of one).
         if net.native is not None and rows[1] > 1 and min(fans[:-1]) > 1:
             self._describe(net, rows)
+            if net.embedded:
+                self._describe_embedding(net, rows)
+
+    def _describe_embedding(self, net: CpuMLP, rows: tuple[int, int]) -> None:
+        frequencies, weight, _ = net.embedded
+        n, k, d = weight.shape[1], frequencies.shape[2], weight.shape[3]
+        self.embedded = np.empty((*rows, n * d), dtype=np.float32)
+        self._embedding_arrays = [
+            np.empty((rows[0], n, 2 * k, rows[1]), dtype=np.float32),  # periodic
+            self.embedded,
+            np.empty((rows[1], d), dtype=np.float32),  # z
+            np.empty((rows[1], d), dtype=np.float32),  # g
+            np.empty((2 * k, rows[1]), dtype=np.float32),  # g_periodic
+            np.empty(rows[1], dtype=np.float32),  # g_t
+            np.empty(rows[1], dtype=np.float32),  # column
+        ]
+        parameters = [*net.embedded, *net.embedded_grads]
+        self.embedding = _Embedding(n, k, d, *map(_address, parameters + self._embedding_arrays))
 
     def _describe(self, net: CpuMLP, rows: tuple[int, int]) -> None:
         arrays = zip(

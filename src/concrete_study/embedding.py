@@ -20,8 +20,8 @@ from concrete_study.runs import FREQUENCIES, WIDTH  # per input: trainable frequ
 
 # Taylor coefficients of sin(πf)/f and cos(πf) in f², for |f| <= 1/2: the polynomials' error is
 # below 1e-7, float32's rounding brings the results' to 6e-7 at most.
-_SIN = [np.float32(math.pi ** (2 * n + 1) * (-1) ** n / math.factorial(2 * n + 1)) for n in range(6)]
-_COS = [np.float32(math.pi ** (2 * n) * (-1) ** n / math.factorial(2 * n)) for n in range(7)]
+SIN = [np.float32(math.pi ** (2 * n + 1) * (-1) ** n / math.factorial(2 * n + 1)) for n in range(6)]
+COS = [np.float32(math.pi ** (2 * n) * (-1) ** n / math.factorial(2 * n)) for n in range(7)]
 
 
 @functools.cache
@@ -61,9 +61,9 @@ def cos_sin_2pi(t: np.ndarray, axis: int = -1) -> np.ndarray:
     f = np.rint(t)
     np.subtract(t, f, out=f)  # in [-1/2, 1/2]: the angle 2πf in [-π, π]
     f2 = f * f
-    s = _poly(_SIN, f2, np.empty_like(f2))  # of the half angle πf
+    s = _poly(SIN, f2, np.empty_like(f2))  # of the half angle πf
     s *= f
-    c = _poly(_COS, f2, f)  # f is not needed after this
+    c = _poly(COS, f2, f)  # f is not needed after this
     np.multiply(s, s, out=f2)  # cos 2a = 1 - 2 sin² a, sin 2a = 2 sin a cos a
     f2 *= np.float32(-2)
     np.add(f2, np.float32(1), out=cos)
