@@ -116,8 +116,8 @@ def test_without_a_c_compiler_training_warns_once_and_computes_the_same_bytes(tm
         assert proc.returncode == 0, proc.stderr
         runs[label] = (json.loads(proc.stdout.splitlines()[-1]), proc.stderr)
     assert runs["c"][0] == runs["numpy"][0]
-    assert "warning" not in runs["c"][1]
-    if cpu_pass.native() is not None:  # here the compiler works: the first run used it
+    if cpu_pass.native() is not None:  # here the compiler works: the first run compiled and used it
+        assert "warning" not in runs["c"][1]
         assert list((tmp_path / "c" / "concrete-study").glob("cpu_pass-*.so"))
     warnings = [line for line in runs["numpy"][1].splitlines() if "cpu_pass.c not compiled" in line]
     assert len(warnings) == 1 and "same bytes" in warnings[0]
