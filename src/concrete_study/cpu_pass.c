@@ -203,43 +203,33 @@ static inline float round_even(float t)
     return a < 8388608.0f ? r : t;
 }
 
+/* embedding._poly: Horner's rule over the n coefficients c in f2, the first step c[n-1] * f2. */
+static inline float horner(const float *c, int n, float f2)
+{
+    float out = f2 * c[n - 1];
+    out = out + c[n - 2];
+    for (int j = n - 3; j >= 0; j--) {
+        out = out * f2;
+        out = out + c[j];
+    }
+    return out;
+}
+
 /* embedding.cos_sin_2pi at t = c * x for each of n values x, by its operations: the angle reduced
  * to f in [-1/2, 1/2], sin and cos of πf by Horner's rule, then the double angle. */
 static void cos_sin_2pi(float c, const float *restrict x, int64_t n, const float *restrict sin_c,
                         const float *restrict cos_c, float *restrict cos_out,
                         float *restrict sin_out)
 {
-    const float s0 = sin_c[0], s1 = sin_c[1], s2 = sin_c[2], s3 = sin_c[3], s4 = sin_c[4],
-                s5 = sin_c[5];
-    const float c0 = cos_c[0], c1 = cos_c[1], c2 = cos_c[2], c3 = cos_c[3], c4 = cos_c[4],
-                c5 = cos_c[5], c6 = cos_c[6];
+    float sc[6], cc[7]; /* local copies: the loop below is then vectorised */
+    for (int j = 0; j < 6; j++) sc[j] = sin_c[j];
+    for (int j = 0; j < 7; j++) cc[j] = cos_c[j];
     for (int64_t i = 0; i < n; i++) {
         float t = c * x[i];
         float f = t - round_even(t);
         float f2 = f * f;
-        float s = f2 * s5;
-        s = s + s4;
-        s = s * f2;
-        s = s + s3;
-        s = s * f2;
-        s = s + s2;
-        s = s * f2;
-        s = s + s1;
-        s = s * f2;
-        s = s + s0;
-        s = s * f;
-        float co = f2 * c6;
-        co = co + c5;
-        co = co * f2;
-        co = co + c4;
-        co = co * f2;
-        co = co + c3;
-        co = co * f2;
-        co = co + c2;
-        co = co * f2;
-        co = co + c1;
-        co = co * f2;
-        co = co + c0;
+        float s = horner(sc, 6, f2) * f;
+        float co = horner(cc, 7, f2);
         float ss = s * s;
         ss = ss * -2.0f;
         cos_out[i] = ss + 1.0f;
