@@ -13,8 +13,8 @@ export DVC_NO_ANALYTICS := 1
 
 # The study, then `dvc commit`: the outs go into DVC's cache, so `dvc status` and `dvc push`
 # work, and dvc.lock records them (unchanged where they reproduce it; commit it where they do not).
-# `make run CONFIG=config/smoke.yaml` runs another study instead, without `dvc commit`: dvc.lock
-# records the study of config/config.yaml.
+# `make run CONFIG=config/smoke.yaml` runs another study instead, into results/smoke/, without
+# `dvc commit`: dvc.lock records the study of config/config.yaml.
 run: data unlock
 	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
 	$(if $(CONFIG),,$(BIN)/dvc commit --force --quiet)

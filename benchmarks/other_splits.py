@@ -5,7 +5,7 @@ blend, the intervals) was chosen while looking at the 20 published splits, and a
 are the other splits' training rows: the published numbers have seen every row. Fresh random 90/10
 splits of the same sizes (927 training, 103 test rows), drawn with another seed, check that choice
 on partitions it has not seen. Runs the benchmark's own rules, unchanged, in a temporary copy of
-the repository whose config points `benchmark.directory` at the fresh splits; prints each model's
+the repository whose config points `dataset.splits` at the fresh splits; prints each model's
 RMSE (mean ± SE over the splits), the paired difference and the intervals, and writes the summary.
 
     .venv/bin/python benchmarks/other_splits.py [--splits 20] [--seed 2026] [--cores 2] [--out FILE]
@@ -84,13 +84,15 @@ def main() -> None:
         )
         config_path = repo / args.configfile
         config = yaml.safe_load(config_path.read_text())
-        config.setdefault("benchmark", {}).update(
-            directory="data/other_splits", md5="config/other_splits.md5", splits=args.splits
-        )
+        config["dataset"].update(splits="data/other_splits", splits_md5="config/other_splits.md5")
+        config.setdefault("benchmark", {})["splits"] = args.splits
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        cmd = [str(BIN / "snakemake"), "results/benchmark/summary.json", "--cores", str(args.cores)]
+        # The study's folder: results/ for config/config.yaml, results/NAME/ for config/NAME.yaml.
+        name = Path(args.configfile).stem
+        summary_file = Path("results", *([] if name == "config" else [name]), "benchmark", "summary.json")
+        cmd = [str(BIN / "snakemake"), str(summary_file), "--cores", str(args.cores)]
         wall = timed([*cmd, "--configfile", args.configfile], repo)
-        summary = json.loads((repo / "results" / "benchmark" / "summary.json").read_text())
+        summary = json.loads((repo / summary_file).read_text())
     print(f"{args.splits} random 90/10 splits, seed {args.seed}, {wall:.0f} s")
     print(report(summary))
     if args.out:

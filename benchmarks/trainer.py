@@ -26,22 +26,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from concrete_study.data import FEATURES, Standardiser, read_raw, scaled_arrays, split_indices
+from concrete_study.data import fit_and_scale, split_indices
+from concrete_study.dataset import read_table
 from concrete_study.engine import train
 from concrete_study.model import initial_mlp
 from concrete_study.numerics import UNPINNED
 from concrete_study.runs import Run
 
-RAW = Path(__file__).resolve().parents[1] / "data" / "Concrete_Data.xls"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def reference(run, seed, a, device) -> tuple[float, float]:
     """One seed, trained the way the original study did. Returns (seconds, best val MSE)."""
     start = time.perf_counter()
-    model = initial_mlp(len(FEATURES), run.hidden, seed).to(device)
+    model = initial_mlp(a["X_train"].shape[1], run.hidden, seed).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=run.lr)
     loader = DataLoader(
         TensorDataset(torch.tensor(a["X_train"]), torch.tensor(a["y_train"]).unsqueeze(1)),
@@ -131,9 +133,10 @@ def main() -> None:
             compare(config, label, run, seeds, args.device)
         return
     torch.set_num_threads(args.threads)
-    table = read_raw(RAW)
+    spec = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["dataset"]
+    dataset, table = read_table({**spec, "file": str(ROOT / spec["file"])})
     split = split_indices(len(table), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
-    a = scaled_arrays(table, split, Standardiser.fit(table.iloc[split["train"]][FEATURES]))
+    a = fit_and_scale(table, split, "train", dataset)[1]
     run = configs[args.config][1]
     if args.part == "reference":
         torch.set_flush_denormal(False)  # the reference runs as PyTorch does by default

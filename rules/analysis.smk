@@ -12,19 +12,20 @@ rule experiment_table:
         code=code("experiment_table"),
     output:
         csv=captioned(
-            "results/tables/{experiment}.csv",
+            out("tables/{experiment}.csv"),
             "experiment_table",
             "2-3 Training sweeps",
             subcategory="{experiment}",
         ),
-        md="results/tables/{experiment}.md",
+        md=out("tables/{experiment}.md"),
     log:
-        messages="results/logs/tables/{experiment}.log",
-        time="results/logs/tables/{experiment}.time.md",
+        messages=out("logs/tables/{experiment}.log"),
+        time=out("logs/tables/{experiment}.time.md"),
     params:
         runs=runs_of("table/{experiment}"),
         times=time_logs("table/{experiment}"),
         title=experiment_title,
+        dataset=TABLE,
     script:
         script_path("experiment_table")
 
@@ -34,14 +35,15 @@ rule parameter_table:
         code=code("parameter_table"),
     output:
         csv=captioned(
-            "results/tables/parameter_count.csv",
+            out("tables/parameter_count.csv"),
             "parameter_count",
             "2-3 Training sweeps",
         ),
-        md="results/tables/parameter_count.md",
+        md=out("tables/parameter_count.md"),
     log:
-        "results/logs/tables/parameter_count.log",
+        out("logs/tables/parameter_count.log"),
     params:
         hidden=[list(h) for h in sorted({r.hidden for r in STUDY.runs.values()}, key=lambda h: (len(h), h))],
+        inputs=len(DATASET.features) if DATASET else 0,  # the original's MLPs read the raw inputs
     script:
         script_path("parameter_table")

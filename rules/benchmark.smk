@@ -9,19 +9,20 @@ localrules:
     benchmark_figure,
 
 
-# Defined only when split files are missing (no DVC remote provided them: `dvc pull` first).
-if not all(os.path.exists(f) for f in SPLIT_FILES):
+# Defined only when split files are missing (no DVC remote provided them: `dvc pull` first) and
+# the config says where to download them.
+if not all(os.path.exists(f) for f in SPLIT_FILES) and TABLE_SPEC["splits_url"]:
 
     rule download_splits:
         input:
-            md5=BENCHMARK["md5"],
+            md5=optional(TABLE_SPEC["splits_md5"]),
             code=code("download_splits"),
         output:
             SPLIT_FILES,
         log:
-            "results/logs/download_splits.log",
+            out("logs/download_splits.log"),
         params:
-            url=lambda wildcards: BENCHMARK["url"],  # its {name} is not a wildcard
+            url=lambda wildcards: TABLE_SPEC["splits_url"],  # its {name} is not a wildcard
         script:
             script_path("download_splits")
 
@@ -29,22 +30,24 @@ if not all(os.path.exists(f) for f in SPLIT_FILES):
 # `snakemake get_data` (run by `make data`) downloads whatever DVC did not provide.
 rule get_data:
     input:
-        config["data"]["raw"],
+        TABLE_SPEC["file"],
         SPLIT_FILES,
 
 
+# The published splits of dataset.splits, or seeded random 90/10 ones (split N: split.seed + N).
 rule benchmark_splits:
     input:
         clean=rules.ingest.output.clean,
         files=SPLIT_FILES,
         code=code("benchmark_splits"),
     output:
-        splits="results/benchmark/splits.npz",
+        splits=out("benchmark/splits.npz"),
     log:
-        "results/logs/benchmark/splits.log",
+        out("logs/benchmark/splits.log"),
     params:
         splits=BENCHMARK["splits"],
         inner=BENCHMARK["inner"],
+        seed=config["split"]["seed"],
     script:
         script_path("benchmark_splits")
 
@@ -56,11 +59,11 @@ rule benchmark_inner:
         splits=rules.benchmark_splits.output.splits,
         code=code("benchmark_inner"),
     output:
-        inner="results/benchmark/inner/{candidate}/group_{group}.npz",
+        inner=out("benchmark/inner/{candidate}/group_{group}.npz"),
     log:
-        "results/logs/benchmark/inner/{candidate}/group_{group}.log",
+        out("logs/benchmark/inner/{candidate}/group_{group}.log"),
     benchmark:
-        "results/benchmarks/benchmark/inner/{candidate}/group_{group}.tsv"
+        out("benchmarks/benchmark/inner/{candidate}/group_{group}.tsv")
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
@@ -71,6 +74,7 @@ rule benchmark_inner:
         splits=group_splits,
         seeds=SEEDS,
         device=config["device"],
+        dataset=TABLE_INPUTS,
     script:
         script_path("benchmark_inner")
 
@@ -80,9 +84,9 @@ rule benchmark_select:
         inner=candidate_files(rules.benchmark_inner.output.inner),
         code=code("benchmark_select"),
     output:
-        selection="results/benchmark/selection.json",
+        selection=out("benchmark/selection.json"),
     log:
-        "results/logs/benchmark/select.log",
+        out("logs/benchmark/select.log"),
     priority: 20  # a priority is the rule's own, not inherited: without it the retrain waits
     params:
         candidates=candidate_params(),  # in the order of the inputs; ties go to the first
@@ -97,11 +101,11 @@ rule benchmark_retrain:
         selection=rules.benchmark_select.output.selection,
         code=code("benchmark_retrain"),
     output:
-        predictions="results/benchmark/retrain/{candidate}/group_{group}.csv",
+        predictions=out("benchmark/retrain/{candidate}/group_{group}.csv"),
     log:
-        "results/logs/benchmark/retrain/{candidate}/group_{group}.log",
+        out("logs/benchmark/retrain/{candidate}/group_{group}.log"),
     benchmark:
-        "results/benchmarks/benchmark/retrain/{candidate}/group_{group}.tsv"
+        out("benchmarks/benchmark/retrain/{candidate}/group_{group}.tsv")
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
@@ -112,6 +116,7 @@ rule benchmark_retrain:
         splits=group_splits,
         seeds=SEEDS,
         device=config["device"],
+        dataset=TABLE_INPUTS,
     script:
         script_path("benchmark_retrain")
 
@@ -124,12 +129,12 @@ rule benchmark_peer:
         splits=rules.benchmark_splits.output.splits,
         code=code("benchmark_peer"),
     output:
-        predictions=expand("results/benchmark/peer/split_{split}.csv", split=range(BENCHMARK["splits"])),
-        choices=expand("results/benchmark/peer/split_{split}.json", split=range(BENCHMARK["splits"])),
+        predictions=expand(out("benchmark/peer/split_{split}.csv"), split=range(BENCHMARK["splits"])),
+        choices=expand(out("benchmark/peer/split_{split}.json"), split=range(BENCHMARK["splits"])),
     log:
-        "results/logs/benchmark/peer.log",
+        out("logs/benchmark/peer.log"),
     benchmark:
-        "results/benchmarks/benchmark/peer.tsv"
+        out("benchmarks/benchmark/peer.tsv")
     priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: 1
     resources:
@@ -138,6 +143,7 @@ rule benchmark_peer:
     params:
         peer=PEER,
         seeds=SEEDS,
+        dataset=TABLE_INPUTS,
     script:
         script_path("benchmark_peer")
 
@@ -149,22 +155,24 @@ rule benchmark_summary:
         inner=candidate_files(rules.benchmark_inner.output.inner),
         peer=peer_files("predictions"),
         peer_choices=peer_files("choices"),
-        published=BENCHMARK["published"],
+        published=optional(TABLE_SPEC["published"]),
         code=code("benchmark_summary"),
     output:
         test_predictions=captioned(
-            "results/benchmark/test_predictions.csv", "benchmark_predictions", "7 Standard benchmark"
+            out("benchmark/test_predictions.csv"), "benchmark_predictions", "7 Standard benchmark"
         ),
-        per_split=captioned("results/benchmark/per_split.csv", "benchmark_per_split", "7 Standard benchmark"),
-        summary="results/benchmark/summary.json",
-        table_csv="results/tables/benchmark.csv",
-        table_md=captioned("results/tables/benchmark.md", "benchmark_table", "7 Standard benchmark"),
+        per_split=captioned(out("benchmark/per_split.csv"), "benchmark_per_split", "7 Standard benchmark"),
+        summary=out("benchmark/summary.json"),
+        table_csv=out("tables/benchmark.csv"),
+        table_md=captioned(out("tables/benchmark.md"), "benchmark_table", "7 Standard benchmark"),
     log:
-        "results/logs/benchmark/summary.log",
+        out("logs/benchmark/summary.log"),
     params:
         seeds=SEEDS,
         names=list(CANDIDATES),  # the order of the inner inputs
         level=config["interval_level"],
+        dataset=TABLE,
+        kind=SPLITS_KIND,
     script:
         script_path("benchmark_summary")
 
@@ -177,6 +185,9 @@ rule benchmark_figure:
     output:
         png=captioned(figure("benchmark_rmse_per_split"), "benchmark_figure", "7 Standard benchmark"),
     log:
-        "results/logs/figures/benchmark_figure.log",
+        out("logs/figures/benchmark_figure.log"),
+    params:
+        dataset=TABLE,
+        splits=SPLITS_KIND,
     script:
         script_path("benchmark_figure")

@@ -1,10 +1,12 @@
 # What every stage shares: the checked config, the study's runs and jobs, and small helpers.
 import json
 import os
+import re
 import sys
 
 from concrete_study.config import ConfigError, read_yaml, validate
-from concrete_study.data import DataError, check_raw_md5
+from concrete_study.data import DataError, check_file_md5, check_split_sizes
+from concrete_study.dataset import read_table
 from concrete_study.forkserver import Server
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
@@ -20,10 +22,15 @@ config.clear()
 config.update(_checked)
 STUDY = expand_study(config)
 SEEDS = list(range(config["seeds"]))
+TABLE_SPEC = config["dataset"]
 BENCHMARK = config["benchmark"]
 # The peer's settings with sorted keys: their order in the config must not cause reruns.
 PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
-SPLIT_FILES = [os.path.join(BENCHMARK["directory"], n) for n in split_file_names(BENCHMARK["splits"])]
+SPLITS_DIR = TABLE_SPEC["splits"]
+SPLIT_FILES = (
+    [os.path.join(SPLITS_DIR, n) for n in split_file_names(BENCHMARK["splits"])] if SPLITS_DIR else []
+)
+SPLITS_KIND = "published" if SPLITS_DIR else "seeded random"
 # The benchmark's candidates by run id, in the config's order (a repeated one counts once).
 CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["candidates"])}
 # The split numbers each of a candidate's jobs trains: four jobs a candidate, so that its chain
@@ -31,15 +38,57 @@ CANDIDATES = {run.id: run for run in (resolve(config, c) for c in BENCHMARK["can
 # CPU's cache better than two of twice the size. A replica trains the same bytes in a stack of
 # any size, so the grouping changes the time, never a result.
 SPLIT_GROUPS = split_groups(BENCHMARK["splits"], 4)
+
+
+def results_folder(configfiles):
+    """Where a study writes: config/config.yaml's study (the one dvc.yaml pins) results/, a study
+    given with --configfile NAME.yaml results/NAME/, so that studies never share a file."""
+    main = os.path.join(workflow.basedir, "config", "config.yaml")
+    if not configfiles or os.path.abspath(configfiles[-1]) == os.path.abspath(main):
+        return "results"
+    return os.path.join("results", os.path.splitext(os.path.basename(configfiles[-1]))[0])
+
+
+RESULTS = results_folder(workflow.overwrite_configfiles)
+
+
+def out(path):
+    """A path in the study's results folder."""
+    return os.path.join(RESULTS, path)
+
+
+# The table is read and checked before any job: a bad table is one line, and nothing already
+# computed is touched. Where the file is missing (no DVC remote had it), only the download rules
+# (`snakemake get_data`) can run.
+DATASET = None
 try:
-    check_raw_md5(config["data"]["raw"], config["data"]["md5"])
+    check_file_md5(TABLE_SPEC["file"], TABLE_SPEC["md5"])
     # Damaged or inconsistent split files stop the workflow before any job; missing ones are
     # downloaded (rules/benchmark.smk) and checked there.
-    check_md5s(BENCHMARK["directory"], BENCHMARK["md5"], BENCHMARK["splits"])
-    if all(os.path.exists(f) for f in SPLIT_FILES):
-        read_splits(BENCHMARK["directory"], BENCHMARK["splits"])
+    if SPLITS_DIR and TABLE_SPEC["splits_md5"]:
+        check_md5s(SPLITS_DIR, TABLE_SPEC["splits_md5"], BENCHMARK["splits"])
+    if os.path.exists(TABLE_SPEC["file"]):
+        DATASET, _table = read_table(TABLE_SPEC)
+        check_split_sizes(len(_table), config["split"], TABLE_SPEC["file"])
+        if all(os.path.exists(f) for f in SPLIT_FILES):
+            read_splits(SPLITS_DIR, BENCHMARK["splits"], len(_table))
+        del _table
+    elif not TABLE_SPEC["url"]:
+        raise DataError(f"{TABLE_SPEC['file']}: file not found (dataset.file; `dvc pull` gets a tracked one)")
 except DataError as exc:
     sys.exit(f"data error: {exc}")
+if DATASET and DATASET.left_out:
+    print(
+        f"warning: {TABLE_SPEC['file']}: left out, one value on every row: {', '.join(DATASET.left_out)}",
+        file=sys.stderr,
+    )
+# The report's captions read the config (Jinja): the study's folder and the table's resolved facts.
+config["results"] = RESULTS
+if DATASET:
+    config["dataset"].update(name=DATASET.name, figure_input=DATASET.figure_input)
+# The table's facts, a param of the jobs that show or read them: an edit reruns just those.
+TABLE = DATASET.params() if DATASET else {}
+TABLE_INPUTS = DATASET.inputs_only().params() if DATASET else {}  # what a training job reads
 
 
 # The jobs Snakemake runs on this machine fork from one process that imported torch, pandas and
@@ -85,8 +134,18 @@ def captioned(path, caption, category, **kwargs):
     return report(path, caption=f"../report/{caption}.rst", category=category, **kwargs)
 
 
+def optional(path):
+    """An input that the config may leave out (null): a list of it, or an empty one."""
+    return [path] if path else []
+
+
+def file_name(column):
+    """A column's name as part of a file name: letters, digits, . _ - kept, the rest as _."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", column)
+
+
 def figure(name):
-    return f"results/figures/{name}.png"
+    return out(f"figures/{name}.png")
 
 
 def job_file(output, job):

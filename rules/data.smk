@@ -1,4 +1,4 @@
-# Task 1.1 and 1.3: the raw file, a clean table, its summary, the split, the scaler, baselines.
+# Task 1.1 and 1.3: the table, a clean copy, its summary, the split, the scaler, baselines.
 
 
 localrules:
@@ -9,30 +9,32 @@ localrules:
     baselines,
 
 
-# Defined only when the raw file is missing (no DVC remote provided it: `dvc pull` first), so
-# a pulled file is never replaced by a download.
-if not os.path.exists(config["data"]["raw"]):
+# Defined only when the table's file is missing (no DVC remote provided it: `dvc pull` first)
+# and the config says where to download it, so a pulled file is never replaced by a download.
+if not os.path.exists(TABLE_SPEC["file"]) and TABLE_SPEC["url"]:
 
     rule download_data:
         output:
-            raw=config["data"]["raw"],
+            raw=TABLE_SPEC["file"],
         log:
-            "results/logs/download_data.log",
+            out("logs/download_data.log"),
         params:
-            url=config["data"]["url"],
-            md5=config["data"]["md5"],
+            spec=TABLE_SPEC,
         script:
             script_path("download_data")
 
 
 rule ingest:
     input:
-        raw=config["data"]["raw"],
+        raw=TABLE_SPEC["file"],
         code=code("ingest"),
     output:
-        clean="results/data/clean.csv",
+        clean=out("data/clean.csv"),
     log:
-        "results/logs/ingest.log",
+        out("logs/ingest.log"),
+    params:
+        # What the clean table depends on: labels, units and the rest rerun only what shows them.
+        spec={k: TABLE_SPEC[k] for k in ("file", "target", "renames", "bounds")},
     script:
         script_path("ingest")
 
@@ -42,10 +44,12 @@ rule inspect_data:
         clean=rules.ingest.output.clean,
         code=code("inspect_data"),
     output:
-        json="results/data/summary.json",
-        md=captioned("results/data/summary.md", "summary", "1 Data"),
+        json=out("data/summary.json"),
+        md=captioned(out("data/summary.md"), "summary", "1 Data"),
     log:
-        "results/logs/inspect_data.log",
+        out("logs/inspect_data.log"),
+    params:
+        dataset=TABLE,
     script:
         script_path("inspect_data")
 
@@ -55,11 +59,11 @@ rule split:
         clean=rules.ingest.output.clean,
         code=code("split"),
     output:
-        train="results/data/split/train.txt",
-        val="results/data/split/val.txt",
-        test="results/data/split/test.txt",
+        train=out("data/split/train.txt"),
+        val=out("data/split/val.txt"),
+        test=out("data/split/test.txt"),
     log:
-        "results/logs/split.log",
+        out("logs/split.log"),
     params:
         seed=config["split"]["seed"],
         fractions={k: float(config["split"][k]) for k in ("train", "val", "test")},
@@ -75,10 +79,12 @@ rule scale:
         test=rules.split.output.test,
         code=code("scale"),
     output:
-        scaler="results/data/scaler.json",
-        arrays="results/data/scaled.npz",
+        scaler=out("data/scaler.json"),
+        arrays=out("data/scaled.npz"),
     log:
-        "results/logs/scale.log",
+        out("logs/scale.log"),
+    params:
+        dataset=TABLE_INPUTS,
     script:
         script_path("scale")
 
@@ -88,8 +94,8 @@ rule baselines:
         arrays=rules.scale.output.arrays,
         code=code("baselines"),
     output:
-        json="results/data/baselines.json",
+        json=out("data/baselines.json"),
     log:
-        "results/logs/baselines.log",
+        out("logs/baselines.log"),
     script:
         script_path("baselines")

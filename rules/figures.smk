@@ -14,6 +14,9 @@ localrules:
 
 
 INSPECTED = STUDY.runs_read_by("inspected")[0]
+# Figures 1 and 3 are named after what they show: the figures' input and the target.
+FIGURE_INPUT = file_name(DATASET.figure_input if DATASET else "input")
+TARGET = file_name(TABLE_SPEC["target"])
 SWEEPS = "2-3 Training sweeps"
 
 
@@ -22,11 +25,13 @@ rule data_figures:
         clean=rules.ingest.output.clean,
         code=code("data_figures"),
     output:
-        hist=captioned(figure("fig01_cement_histogram"), "fig01", "1 Data"),
+        hist=captioned(figure(f"fig01_{FIGURE_INPUT}_histogram"), "fig01", "1 Data"),
         box=captioned(figure("fig02_input_boxplots"), "fig02", "1 Data"),
-        hist2d=captioned(figure("fig03_cement_strength_hist2d"), "fig03", "1 Data"),
+        hist2d=captioned(figure(f"fig03_{FIGURE_INPUT}_{TARGET}_hist2d"), "fig03", "1 Data"),
     log:
-        "results/logs/figures/data_figures.log",
+        out("logs/figures/data_figures.log"),
+    params:
+        dataset=TABLE,
     script:
         script_path("data_figures")
 
@@ -39,12 +44,13 @@ rule learning_curves:
     output:
         png=captioned(figure("fig05_learning_curves"), "fig05", SWEEPS),
     log:
-        "results/logs/figures/learning_curves.log",
+        out("logs/figures/learning_curves.log"),
     params:
         runs=runs_of("learning_curves"),
         label_keys=["hidden"],
         drop_sgd=False,
         title="Learning curves of three architectures",
+        dataset=TABLE,
     script:
         script_path("curve_figure")
 
@@ -58,12 +64,13 @@ use rule learning_curves as optimizer_curves with:
         png=captioned(figure("fig07_optimizers"), "fig07", SWEEPS),
         with_sgd=captioned(figure("fig08_optimizers_with_sgd"), "fig08", SWEEPS),
     log:
-        "results/logs/figures/optimizer_curves.log",
+        out("logs/figures/optimizer_curves.log"),
     params:
         runs=runs_of("optimizer_curves"),
         label_keys=["optimizer", "momentum", "lr"],
         drop_sgd=True,
         title="Optimizers",
+        dataset=TABLE,
 
 
 rule schedule_figure:
@@ -72,9 +79,9 @@ rule schedule_figure:
         code=code("schedule_figure"),
     output:
         png=captioned(figure("fig09_learning_rate_schedules"), "fig09", SWEEPS),
-        data="results/figures/fig09_learning_rate_schedules.csv",
+        data=out("figures/fig09_learning_rate_schedules.csv"),
     log:
-        "results/logs/figures/schedule_figure.log",
+        out("logs/figures/schedule_figure.log"),
     params:
         runs=runs_of("schedules"),
     script:
@@ -90,9 +97,10 @@ rule weight_figures:
         trained=captioned(figure("fig12_trained_weight_heatmaps"), "fig12", "4 Weights"),
         untrained=captioned(figure("fig13_untrained_weight_heatmaps"), "fig13", "4 Weights"),
     log:
-        "results/logs/figures/weight_figures.log",
+        out("logs/figures/weight_figures.log"),
     params:
         hidden=STUDY.runs[INSPECTED].params()["hidden"],
+        inputs=len(DATASET.columns(STUDY.runs[INSPECTED].inputs)) if DATASET else 0,
         seed=SEEDS[0],
     script:
         script_path("weight_figures")
@@ -105,7 +113,7 @@ rule gradient_figure:
     output:
         png=captioned(figure("fig14_gradients_per_layer"), "fig14", "5 Gradients"),
     log:
-        "results/logs/figures/gradient_figure.log",
+        out("logs/figures/gradient_figure.log"),
     params:
         title=f"Mean |gradient| per layer, last epoch ({STUDY.job_of[INSPECTED]})",
         log_scale=False,
@@ -120,7 +128,7 @@ use rule gradient_figure as depth_gradient_figure with:
     output:
         png=captioned(figure("depth_gradients_{depth}_layers"), "depth_gradients", "5 Gradients"),
     log:
-        "results/logs/figures/depth_gradients_{depth}.log",
+        out("logs/figures/depth_gradients_{depth}.log"),
     params:
         title=depth_title("depth_gradients/{depth}", "Mean |gradient| per layer, {net}"),
         log_scale=True,
@@ -133,7 +141,7 @@ rule depth_first_layer_figure:
     output:
         png=captioned(figure("depth_first_layer_gradient"), "depth_first_layer", "5 Gradients"),
     log:
-        "results/logs/figures/depth_first_layer.log",
+        out("logs/figures/depth_first_layer.log"),
     script:
         script_path("depth_first_layer_figure")
 
@@ -149,9 +157,10 @@ rule depth_prediction_figure:
             "5 Gradients",
         ),
     log:
-        "results/logs/figures/depth_predictions_{depth}.log",
+        out("logs/figures/depth_predictions_{depth}.log"),
     params:
         seed=SEEDS[0],
         title=depth_title("depth_predictions/{depth}", "{net}: validation set"),
+        dataset=TABLE,
     script:
         script_path("depth_prediction_figure")

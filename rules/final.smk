@@ -13,15 +13,15 @@ rule final_model:
         test=rules.split.output.test,
         code=code("final_model"),
     output:
-        model="results/final/model.pt",
-        metrics="results/final/metrics.json",
-        test_predictions=captioned("results/final/test_predictions.csv", "final_predictions", "6 Final model"),
-        fit_predictions="results/final/fit_predictions.csv",
-        importance=captioned("results/final/importance.csv", "importance_table", "6 Final model"),
+        model=out("final/model.pt"),
+        metrics=out("final/metrics.json"),
+        test_predictions=captioned(out("final/test_predictions.csv"), "final_predictions", "6 Final model"),
+        fit_predictions=out("final/fit_predictions.csv"),
+        importance=captioned(out("final/importance.csv"), "importance_table", "6 Final model"),
     log:
-        "results/logs/final_model.log",
+        out("logs/final_model.log"),
     benchmark:
-        "results/benchmarks/final_model.tsv"
+        out("benchmarks/final_model.tsv")
     priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: config["threads"]
     resources:
@@ -29,6 +29,7 @@ rule final_model:
         runtime=10,
     params:
         candidates=candidate_params(),
+        dataset=TABLE,
         peer=PEER,
         seeds=SEEDS,
         device=config["device"],
@@ -50,6 +51,8 @@ rule final_figures:
         predicted=captioned(figure("fig20_final_predicted_vs_true"), "fig20", "6 Final model"),
         importance=captioned(figure("feature_importance"), "importance", "6 Final model"),
     log:
-        "results/logs/figures/final_figures.log",
+        out("logs/figures/final_figures.log"),
+    params:
+        dataset=TABLE,
     script:
         script_path("final_figures")

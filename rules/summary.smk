@@ -9,13 +9,17 @@ rule summary:
     input:
         final=rules.final_model.output.metrics,
         benchmark=rules.benchmark_summary.output.summary,
-        published=BENCHMARK["published"],
+        published=optional(TABLE_SPEC["published"]),
         code=code("summary"),
     output:
-        json="results/summary.json",
-        md=captioned("results/summary.md", "result", "0 Result"),
-        rst="results/summary.rst",  # the report's first page (report/workflow.rst)
+        json=out("summary.json"),
+        md=captioned(out("summary.md"), "result", "0 Result"),
+        rst=out("summary.rst"),  # the report's first page (report/workflow.rst)
     log:
-        "results/logs/summary.log",
+        out("logs/summary.log"),
+    params:
+        dataset=TABLE,
+        reference=TABLE_SPEC["reference"],
+        splits=SPLITS_KIND,
     script:
         script_path("summary")

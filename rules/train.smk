@@ -3,20 +3,22 @@
 
 rule train:
     input:
-        arrays=rules.scale.output.arrays,
+        clean=rules.ingest.output.clean,
+        train=rules.split.output.train,
+        val=rules.split.output.val,
         code=code("train"),
     output:
-        history="results/runs/{job}/history.csv",
-        gradients="results/runs/{job}/gradients.csv",
-        predictions="results/runs/{job}/val_predictions.csv",
-        weights="results/runs/{job}/weights.pt",
-        metrics="results/runs/{job}/metrics.json",
+        history=out("runs/{job}/history.csv"),
+        gradients=out("runs/{job}/gradients.csv"),
+        predictions=out("runs/{job}/val_predictions.csv"),
+        weights=out("runs/{job}/weights.pt"),
+        metrics=out("runs/{job}/metrics.json"),
     # Wall time is a log, not a result: a clone that pulled the results needs none (docs/dvc.md).
     log:
-        messages="results/logs/train/{job}.log",
-        time="results/logs/train/{job}.time.csv",
+        messages=out("logs/train/{job}.log"),
+        time=out("logs/train/{job}.time.csv"),
     benchmark:
-        "results/benchmarks/train/{job}.tsv"
+        out("benchmarks/train/{job}.tsv")
     # The deep nets are the longest jobs: start them first.
     priority: lambda wc: 10 if is_deep(wc) else 0
     threads: config["threads"]
@@ -25,6 +27,7 @@ rule train:
         runtime=lambda wc: 30 if is_deep(wc) else 10,
     params:
         run=lambda wc: STUDY.jobs[wc.job].params(),
+        dataset=TABLE_INPUTS,
         seeds=SEEDS,
         device=config["device"],
     script:

@@ -7,17 +7,18 @@ delegate()  # where the workflow's server runs, the rest runs in a fork of it
 import numpy as np
 
 from concrete_study.data import read_clean
+from concrete_study.dataset import Dataset
 from concrete_study.files import write_csv, write_json
 from concrete_study.logs import log_to
 from concrete_study.peer import peer_split
 
 
-def main(clean, splits_file, peer, seeds, predictions, choices) -> None:
+def main(clean, dataset, splits_file, peer, seeds, predictions, choices) -> None:
     table = read_clean(clean)
     with np.load(splits_file) as npz:
         splits = dict(npz)
     for split, (predictions_out, choice_out) in enumerate(zip(predictions, choices, strict=True)):
-        choice, frame = peer_split(peer, seeds, table, splits, split)
+        choice, frame = peer_split(peer, seeds, table, dataset, splits, split)
         write_json(choice_out, choice)
         write_csv(predictions_out, frame)
         print(choice)
@@ -26,6 +27,7 @@ def main(clean, splits_file, peer, seeds, predictions, choices) -> None:
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.clean,
+        Dataset.from_params(snakemake.params.dataset),
         snakemake.input.splits,
         snakemake.params.peer,
         snakemake.params.seeds,

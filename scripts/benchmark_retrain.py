@@ -10,17 +10,18 @@ import torch
 
 from concrete_study.benchmark import retrain_and_test
 from concrete_study.data import read_clean
+from concrete_study.dataset import Dataset
 from concrete_study.files import read_json, write_csv
 from concrete_study.logs import log_to
 from concrete_study.runs import Run
 
 
-def main(clean, splits_file, selection, name, numbers, run, seeds, device, threads, out) -> None:
+def main(clean, dataset, splits_file, selection, name, numbers, run, seeds, device, threads, out) -> None:
     torch.set_num_threads(threads)
     chosen = [c for c in read_json(selection)["splits"] if c["candidate"] == name and c["split"] in numbers]
     with np.load(splits_file) as npz:
         splits = dict(npz)
-    predictions = retrain_and_test(run, seeds, read_clean(clean), splits, chosen, device)
+    predictions = retrain_and_test(run, seeds, read_clean(clean), dataset, splits, chosen, device)
     write_csv(out, predictions)
     print(f"{name}: chosen by splits {[c['split'] for c in chosen]} of {numbers}")
 
@@ -28,6 +29,7 @@ def main(clean, splits_file, selection, name, numbers, run, seeds, device, threa
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.clean,
+        Dataset.from_params(snakemake.params.dataset),
         snakemake.input.splits,
         snakemake.input.selection,
         snakemake.wildcards.candidate,

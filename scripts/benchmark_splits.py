@@ -1,4 +1,5 @@
-"""The benchmark's splits, checked against the dataset, each with its seeded inner split."""
+"""The benchmark's splits (published ones, checked against the table, or seeded random ones), each
+with its seeded inner split."""
 
 from concrete_study.forkserver import delegate
 
@@ -11,11 +12,23 @@ import numpy as np
 from concrete_study.data import read_clean
 from concrete_study.files import atomic_path
 from concrete_study.logs import log_to
-from concrete_study.splits import inner_split, read_splits
+from concrete_study.splits import inner_split, random_splits, read_splits
 
 
-def main(clean: str, directory: str, n_splits: int, val_fraction: float, seed: int, out: str) -> None:
-    splits = read_splits(directory, n_splits, len(read_clean(clean)))
+def main(
+    clean: str,
+    directory: str | None,
+    n_splits: int,
+    split_seed: int,
+    val_fraction: float,
+    seed: int,
+    out: str,
+) -> None:
+    n_rows = len(read_clean(clean))
+    if directory:
+        splits = read_splits(directory, n_splits, n_rows)
+    else:
+        splits = random_splits(n_rows, n_splits, split_seed)
     # Each split's inner split has its own seed, so no two splits share an inner partition.
     inner = [inner_split(s["train"], val_fraction, seed + i) for i, s in enumerate(splits)]
     arrays = {
@@ -32,8 +45,9 @@ def main(clean: str, directory: str, n_splits: int, val_fraction: float, seed: i
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.clean,
-        os.path.dirname(snakemake.input.files[0]),
+        os.path.dirname(snakemake.input.files[0]) if snakemake.input.files else None,
         snakemake.params.splits,
+        snakemake.params.seed,
         snakemake.params.inner["val"],
         snakemake.params.inner["seed"],
         snakemake.output.splits,

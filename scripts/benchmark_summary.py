@@ -21,10 +21,12 @@ from concrete_study.benchmark import (
     summarize_benchmark,
     with_spread,
 )
+from concrete_study.dataset import Dataset
 from concrete_study.evaluation import Blend
 from concrete_study.files import read_json, write_csv, write_json, write_text
 from concrete_study.logs import log_to
 from concrete_study.protocol import read_inner
+from concrete_study.summary import read_published
 
 
 def calibration(inner_seeds: dict, y_val) -> dict:
@@ -40,12 +42,12 @@ def read_predictions(paths) -> pd.DataFrame:
     return with_spread(pd.concat([f for f in frames if len(f)], ignore_index=True))
 
 
-def scored(predictions, chosen, calibration, seeds, level):
+def scored(predictions, chosen, calibration, seeds, level, dataset):
     """Per-split scores, intervals and summary of one model's test predictions."""
     chosen, predictions = calibrated(predictions, chosen, calibration, level)
-    per_split = per_split_scores(predictions, chosen, seeds)
-    intervals = interval_predictions(predictions)
-    return per_split, intervals, summarize_benchmark(per_split, intervals, level)
+    per_split = per_split_scores(predictions, chosen, seeds, dataset)
+    intervals = interval_predictions(predictions, dataset)
+    return per_split, intervals, summarize_benchmark(per_split, intervals, level, dataset.target)
 
 
 def main(
@@ -58,6 +60,8 @@ def main(
     published,
     seeds,
     level,
+    dataset,
+    kind,
     out,
 ):
     chosen = read_json(selection_file)["splits"]
@@ -66,26 +70,28 @@ def main(
     network_inner = {c["split"]: chosen_inner_seeds(inner, c) for c in chosen}
     predictions = read_predictions(prediction_files)
     per_split, intervals, summary = scored(
-        predictions, chosen, calibration(network_inner, y_val), seeds, level
+        predictions, chosen, calibration(network_inner, y_val), seeds, level, dataset
     )
     if peer_files:
         peer_predictions = read_predictions(peer_files)
         peer_chosen = [read_json(p) for p in peer_choices]
         peer_inner = {c["split"]: np.asarray(c["inner_val_predictions"]) for c in peer_chosen}
         peer_calibration = calibration(peer_inner, y_val)
-        peer, _, summary["peer"] = scored(peer_predictions, peer_chosen, peer_calibration, seeds, level)
+        peer, _, summary["peer"] = scored(
+            peer_predictions, peer_chosen, peer_calibration, seeds, level, dataset
+        )
         summary["paired"] = paired_difference(per_split, peer)
         blend_chosen, mixed, blend_calibration = blend(
             network_inner, peer_chosen, y_val, predictions, peer_predictions
         )
-        blended, _, summary["blend"] = scored(mixed, blend_chosen, blend_calibration, seeds, level)
+        blended, _, summary["blend"] = scored(mixed, blend_chosen, blend_calibration, seeds, level, dataset)
         per_split = side_by_side(per_split, peer, blended)
-    table = comparison_table(summary, pd.read_csv(published))
+    table = comparison_table(summary, read_published(published), out.summary)
     write_csv(out.test_predictions, intervals)
     write_csv(out.per_split, per_split)
     write_json(out.summary, summary)
     write_csv(out.table_csv, table)
-    write_text(out.table_md, comparison_markdown(table, summary))
+    write_text(out.table_md, comparison_markdown(table, summary, dataset, kind))
     print(f"RMSE {summary['rmse_mean']:.3f} ± {summary['rmse_se']:.3f}, coverage {summary['coverage']:.3f}")
 
 
@@ -100,5 +106,7 @@ with log_to(snakemake.log[0]):
         snakemake.input.published,
         snakemake.params.seeds,
         snakemake.params.level,
+        Dataset.from_params(snakemake.params.dataset),
+        snakemake.params.kind,
         snakemake.output,
     )

@@ -9,16 +9,17 @@ import os
 
 import pandas as pd
 
+from concrete_study.dataset import Dataset
 from concrete_study.files import write_csv, write_text
 from concrete_study.logs import log_to
 from concrete_study.runs import read_runs
 from concrete_study.tables import experiment_table, table_markdown, time_markdown
 
 
-def main(runs, times, title, csv_out, md_out, time_out) -> None:
-    table = experiment_table(read_runs(runs))
+def main(runs, times, title, dataset, csv_out, md_out, time_out) -> None:
+    table = experiment_table(read_runs(runs), dataset)
     write_csv(csv_out, table)
-    write_text(md_out, table_markdown(table, title))
+    write_text(md_out, table_markdown(table, title, dataset))
     # The runs of an epoch sweep share their job's log: each file is read once.
     read = {path: pd.read_csv(path) for path in set(times.values()) if os.path.exists(path)}
     logs = {rid: read[path] for rid, path in times.items() if path in read}
@@ -30,6 +31,7 @@ with log_to(snakemake.log.messages):
         snakemake.params.runs,
         snakemake.params.times,
         snakemake.params.title,
+        Dataset.from_params(snakemake.params.dataset),
         snakemake.output.csv,
         snakemake.output.md,
         snakemake.log.time,

@@ -9,17 +9,20 @@ from pathlib import Path
 import torch
 
 from concrete_study.data import read_clean, read_study_split
+from concrete_study.dataset import Dataset
 from concrete_study.files import remove_temporaries, save_torch, write_csv, write_json
 from concrete_study.final import final_model
 from concrete_study.logs import log_to
 from concrete_study.runs import Run
 
 
-def main(clean, split_files, candidates, peer, seeds, device, threads, level, n_boot, repeats, out) -> None:
+def main(
+    clean, dataset, split_files, candidates, peer, seeds, device, threads, level, n_boot, repeats, out
+) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.model).parent)
     table, split = read_clean(clean), read_study_split(split_files)
-    final = final_model(candidates, seeds, table, split, device, peer, level, n_boot, repeats)
+    final = final_model(candidates, seeds, table, dataset, split, device, peer, level, n_boot, repeats)
     write_csv(out.test_predictions, final.test_predictions)
     write_csv(out.fit_predictions, final.fit_predictions)
     write_csv(out.importance, final.importance)
@@ -36,6 +39,7 @@ def main(clean, split_files, candidates, peer, seeds, device, threads, level, n_
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.clean,
+        Dataset.from_params(snakemake.params.dataset),
         {p: snakemake.input[p] for p in ("train", "val", "test")},
         {name: Run(**params) for name, params in snakemake.params.candidates.items()},
         snakemake.params.peer,

@@ -7,9 +7,10 @@ delegate()  # where the workflow's server runs, the rest runs in a fork of it
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from concrete_study.data import fit_and_scale, read_clean, read_study_split
+from concrete_study.dataset import Dataset
 from concrete_study.engine import train
 from concrete_study.files import remove_temporaries, save_torch, write_json
 from concrete_study.logs import log_to
@@ -25,12 +26,24 @@ from concrete_study.records import (
 from concrete_study.runs import Run
 
 
-def main(arrays: str, out, time_log: str, run: Run, seeds: list[int], device: str, threads: int) -> None:
+def main(
+    clean: str,
+    split_files: dict[str, str],
+    dataset: Dataset,
+    out,
+    time_log: str,
+    run: Run,
+    seeds: list[int],
+    device: str,
+    threads: int,
+) -> None:
     torch.set_num_threads(threads)
     remove_temporaries(Path(out.metrics).parent)
     print(f"run {json.dumps(run.params())} seeds {seeds} threads {threads}")
-    with np.load(arrays) as npz:
-        x_train, y_train, x_val, y_val = (npz[k] for k in ("X_train", "y_train", "X_val", "y_val"))
+    # The inputs the run reads (raw, or raw and derived), scaled on the training rows: the
+    # protocol's path too (data.fit_and_scale).
+    _, a = fit_and_scale(read_clean(clean), read_study_split(split_files), "train", dataset, run.inputs)
+    x_train, y_train, x_val, y_val = (a[k] for k in ("X_train", "y_train", "X_val", "y_val"))
     result = train(run, seeds, x_train, y_train, x_val, y_val, device=device)
     write_history(out.history, result, seeds)
     write_gradients(out.gradients, result.grad_last_epoch, linear_layer_names(run.hidden), seeds)
@@ -43,7 +56,9 @@ def main(arrays: str, out, time_log: str, run: Run, seeds: list[int], device: st
 
 with log_to(snakemake.log.messages):
     main(
-        snakemake.input.arrays,
+        snakemake.input.clean,
+        {p: snakemake.input[p] for p in ("train", "val")},
+        Dataset.from_params(snakemake.params.dataset),
         snakemake.output,
         snakemake.log.time,
         Run(**snakemake.params.run),

@@ -8,15 +8,14 @@ import numpy as np
 import torch
 
 from concrete_study import plotting
-from concrete_study.data import FEATURES
 from concrete_study.logs import log_to
 from concrete_study.model import initial_mlp, linear_layer_names, state_dict_keys
 from concrete_study.records import seed_key
 
 
-def main(weights: str, hidden: list[int], seed: int, out) -> None:
+def main(weights: str, hidden: list[int], n_inputs: int, seed: int, out) -> None:
     trained = torch.load(weights, weights_only=True)[seed_key(seed)]
-    untrained = initial_mlp(len(FEATURES), hidden, seed).state_dict()
+    untrained = initial_mlp(n_inputs, hidden, seed).state_dict()
     names = linear_layer_names(hidden)
     keys = [w for w, _ in state_dict_keys(hidden)]
     before = [(n, untrained[k].numpy()) for n, k in zip(names, keys, strict=True)]
@@ -35,4 +34,10 @@ def main(weights: str, hidden: list[int], seed: int, out) -> None:
 
 
 with log_to(snakemake.log[0]):
-    main(snakemake.input.weights, snakemake.params.hidden, snakemake.params.seed, snakemake.output)
+    main(
+        snakemake.input.weights,
+        snakemake.params.hidden,
+        snakemake.params.inputs,
+        snakemake.params.seed,
+        snakemake.output,
+    )

@@ -22,6 +22,21 @@ SPLITS = ROOT / "data" / "uci_splits"
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONHASHSEED": "0"}
 
 
+def concrete_spec() -> dict:
+    """The concrete study's `dataset` section, its paths made absolute."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["dataset"]
+    return {**spec, "file": str(ROOT / spec["file"])}
+
+
+def concrete():
+    """The concrete table as the study reads it: its Dataset and its clean table."""
+    from concrete_study.dataset import read_table
+
+    return read_table(concrete_spec())
+
+
 def copy_repo(dest: Path) -> Path:
     """The repository's files (what git tracks or would track) and the data, copied to dest."""
     files = subprocess.run(
@@ -59,10 +74,11 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def comparable_results(repo):
-    """Every result file's bytes, less the logs and Snakemake's benchmarks: what dvc.yaml pins, which
-    carries no wall time, so two runs of one study must give the same bytes."""
-    top = repo / "results"
+def comparable_results(repo, study: str = "smoke"):
+    """Every result file's bytes of a study (its folder under results/), less the logs and
+    Snakemake's benchmarks: what dvc.yaml pins, which carries no wall time, so two runs of one
+    study must give the same bytes."""
+    top = repo / "results" / study
     return {
         p.relative_to(top).as_posix(): p.read_bytes()
         for p in sorted(top.rglob("*"))

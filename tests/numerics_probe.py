@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from concrete_study.config import load
-from concrete_study.data import baselines, fit_and_scale, read_raw, split_indices
+from concrete_study.data import baselines, fit_and_scale, split_indices
+from concrete_study.dataset import read_table
 from concrete_study.engine import train
 from concrete_study.final import final_model
 from concrete_study.runs import Run, resolve
@@ -67,16 +68,17 @@ def stacks() -> dict[str, str]:
 
 def smoke(raw: str, config_file: str) -> dict[str, str]:
     config = load(config_file)  # with the schema's defaults
-    table = read_raw(raw)
+    dataset, table = read_table({**config["dataset"], "file": raw})
     fractions = {k: v for k, v in config["split"].items() if k != "seed"}
     split = split_indices(len(table), fractions, config["split"]["seed"])
-    _, arrays = fit_and_scale(table, split, fit="train")
+    _, arrays = fit_and_scale(table, split, "train", dataset)
     coef = np.asarray(baselines(arrays)["linear_coefficients"])
     candidates = {r.id: r for r in (resolve(config, c) for c in config["benchmark"]["candidates"])}
     final = final_model(
         candidates,
         list(range(config["seeds"])),
         table,
+        dataset,
         split,
         "cpu",
         config["benchmark"]["peer"],

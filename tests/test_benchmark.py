@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ENV, RAW, ROOT, SMOKE, SPLITS, copy_repo, poisoned, snakemake
+from conftest import ENV, ROOT, SMOKE, SPLITS, concrete, copy_repo, poisoned, snakemake
 
 from concrete_study.benchmark import (
     calibrated,
@@ -22,7 +22,6 @@ from concrete_study.benchmark import (
     retrain_and_test,
     summarize_benchmark,
 )
-from concrete_study.data import read_raw
 from concrete_study.errors import DataError
 from concrete_study.evaluation import Blend, Interval, conformal_quantile, seed_spread
 from concrete_study.peer import grid_points, peer_split
@@ -145,8 +144,18 @@ def test_conformal_intervals_cover_at_the_level_on_exchangeable_data():
 
 
 @pytest.fixture(scope="module")
-def table():
-    return read_raw(RAW)
+def concrete_table():
+    return concrete()
+
+
+@pytest.fixture(scope="module")
+def table(concrete_table):
+    return concrete_table[1]
+
+
+@pytest.fixture(scope="module")
+def dataset(concrete_table):
+    return concrete_table[0]
 
 
 def _one_split(index):
@@ -161,7 +170,7 @@ def _one_split(index):
 
 
 @pytest.mark.parametrize("index", [0, 7])
-def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, index):
+def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, dataset, index):
     """Change the split's test rows beyond recognition: the choice and its interval do not move,
     and the retrained model's predictions on the other test rows do not either."""
     splits = _one_split(index)
@@ -169,7 +178,9 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
     candidates = {"a": Run(hidden=[4], epochs=4), "b": Run(hidden=[6], epochs=4)}
 
     def choose(t):
-        inner = {name: inner_predictions(r, seeds, t, splits, "cpu") for name, r in candidates.items()}
+        inner = {
+            name: inner_predictions(r, seeds, t, dataset, splits, "cpu") for name, r in candidates.items()
+        }
         return inner, select(inner, candidates)
 
     (inner, chosen), (inner_p, chosen_p) = choose(table), choose(poisoned(table, splits["test"][0]))
@@ -178,9 +189,9 @@ def test_no_test_row_reaches_the_scaler_the_selection_or_the_calibration(table, 
         np.testing.assert_array_equal(inner[name]["predictions"], inner_p[name]["predictions"])
 
     run = candidates[chosen[0]["candidate"]]
-    before = retrain_and_test(run, seeds, table, splits, chosen, "cpu")
+    before = retrain_and_test(run, seeds, table, dataset, splits, chosen, "cpu")
     first = splits["test"][0, :1]  # only this test row changes: the others' predictions stay
-    after = retrain_and_test(run, seeds, poisoned(table, first), splits, chosen, "cpu")
+    after = retrain_and_test(run, seeds, poisoned(table, first), dataset, splits, chosen, "cpu")
     others = ~before["row"].isin(first)
     np.testing.assert_array_equal(before.loc[others, "predicted"], after.loc[others, "predicted"])
     assert not np.allclose(before.loc[~others, "predicted"], after.loc[~others, "predicted"])
@@ -193,43 +204,45 @@ def test_split_groups_cover_every_split_once_in_order():
 
 
 @pytest.mark.parametrize("embedding", ["none", "periodic"])
-def test_a_candidate_in_groups_of_splits_predicts_what_it_does_in_one_job(table, tmp_path, embedding):
+def test_a_candidate_in_groups_of_splits_predicts_what_it_does_in_one_job(
+    table, dataset, tmp_path, embedding
+):
     """How a candidate's splits are grouped into jobs changes which replicas share a process, not
     a single byte."""
     both = {key: np.concatenate([_one_split(2)[key], _one_split(5)[key]]) for key in _one_split(2)}
     run = Run(hidden=[6], epochs=4, inputs="derived", embedding=embedding)
     seeds = [0, 1]
-    whole = inner_predictions(run, seeds, table, both, "cpu")
+    whole = inner_predictions(run, seeds, table, dataset, both, "cpu")
     paths = []
     for numbers in split_groups(2, 2):
         part = splits_subset(both, numbers)
         paths.append(tmp_path / f"group_{numbers[0]}.npz")
-        write_inner(paths[-1], numbers, inner_predictions(run, seeds, table, part, "cpu"))
+        write_inner(paths[-1], numbers, inner_predictions(run, seeds, table, dataset, part, "cpu"))
     joined = read_inner(paths, ["a"])["a"]
     for key in ("predictions", "y_val"):
         np.testing.assert_array_equal(joined[key], whole[key])
     with pytest.raises(ValueError, match="a: the inner files hold splits \\[1, 0\\]"):
         read_inner(paths[::-1], ["a"])
     chosen = [{"split": 0}, {"split": 1}]
-    together = retrain_and_test(run, seeds, table, both, chosen, "cpu")
-    apart = [retrain_and_test(run, seeds, table, both, [c], "cpu") for c in chosen]
+    together = retrain_and_test(run, seeds, table, dataset, both, chosen, "cpu")
+    apart = [retrain_and_test(run, seeds, table, dataset, both, [c], "cpu") for c in chosen]
     pd.testing.assert_frame_equal(together, pd.concat(apart, ignore_index=True))
 
 
-def test_a_snapshot_candidate_averages_its_trajectory(table):
+def test_a_snapshot_candidate_averages_its_trajectory(table, dataset):
     """Each seed of a candidate with snapshots predicts the mean of what the same training
     predicts after each kept epoch; retrained, the same."""
     splits, seeds = _one_split(3), [0, 1]
     plain = Run(hidden=[6], epochs=4, inputs="derived", embedding="periodic")
     snap = dataclasses.replace(plain, snapshots=(2, 3))
     budgets = [plain.with_epochs(e) for e in (2, 3, 4)]
-    trajectory = [inner_predictions(r, seeds, table, splits, "cpu")["predictions"] for r in budgets]
-    averaged = inner_predictions(snap, seeds, table, splits, "cpu")["predictions"]
+    trajectory = [inner_predictions(r, seeds, table, dataset, splits, "cpu")["predictions"] for r in budgets]
+    averaged = inner_predictions(snap, seeds, table, dataset, splits, "cpu")["predictions"]
     expected = np.mean([t.astype(np.float32) for t in trajectory], axis=0)
     np.testing.assert_allclose(averaged, expected, rtol=1e-6)
     assert not np.allclose(averaged, trajectory[-1], rtol=1e-3)
-    retrained = retrain_and_test(snap, seeds, table, splits, [{"split": 0}], "cpu")
-    alone = [retrain_and_test(r, seeds, table, splits, [{"split": 0}], "cpu") for r in budgets]
+    retrained = retrain_and_test(snap, seeds, table, dataset, splits, [{"split": 0}], "cpu")
+    alone = [retrain_and_test(r, seeds, table, dataset, splits, [{"split": 0}], "cpu") for r in budgets]
     for column in ("seed_0", "seed_1", "predicted"):
         mean = np.mean([b[column].to_numpy() for b in alone], axis=0)
         np.testing.assert_allclose(retrained[column], mean, rtol=1e-5)
@@ -243,9 +256,9 @@ PEER = {
 }
 
 
-def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(table):
+def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(table, dataset):
     splits = _one_split(3)
-    choice, before = peer_split(PEER, [0, 1], table, splits, 0)
+    choice, before = peer_split(PEER, [0, 1], table, dataset, splits, 0)
     assert choice["params"] in grid_points(PEER) and len(choice["rounds"]) == 2
     assert np.shape(choice["inner_val_predictions"]) == (2, len(splits["inner_val"][0]))
     assert list(before.columns[:4]) == [
@@ -258,9 +271,9 @@ def test_the_peer_is_tuned_on_inner_rows_only_and_gives_the_same_bytes_again(tab
     assert np.sqrt(np.mean((before["predicted"] - before["strength"]) ** 2)) < 8  # it learned something
     # The test rows changed beyond recognition: the same choice, the same predictions of the rest.
     first = splits["test"][0, :1]
-    choice_p, _ = peer_split(PEER, [0, 1], poisoned(table, splits["test"][0]), splits, 0)
+    choice_p, _ = peer_split(PEER, [0, 1], poisoned(table, splits["test"][0]), dataset, splits, 0)
     assert choice_p == choice
-    _, again = peer_split(PEER, [0, 1], poisoned(table, first), splits, 0)
+    _, again = peer_split(PEER, [0, 1], poisoned(table, first), dataset, splits, 0)
     others = ~before["row"].isin(first)
     np.testing.assert_array_equal(before.loc[others, "predicted"], again.loc[others, "predicted"])
 
@@ -305,7 +318,7 @@ def test_the_spread_and_the_interval_by_hand():
     assert (fixed.width, fixed.scale, fixed.half_width([0.0, 3.0])) == ("fixed", 2.0, 2.0)
 
 
-def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
+def test_scores_and_summary_of_a_tiny_benchmark_by_hand(dataset):
     """Two splits of two test rows, two seeds: every number below is worked out by hand."""
     predictions = pd.DataFrame(
         {
@@ -328,15 +341,15 @@ def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
     }
     chosen, predictions = calibrated(predictions, chosen, calibration, 0.5)
     assert list(predictions["half_width"]) == [1.5, 3.0, 0.5, 1.0]
-    per_split = per_split_scores(predictions, chosen, [0, 1])
+    per_split = per_split_scores(predictions, chosen, [0, 1], dataset)
     assert list(per_split["mse"]) == [2.5, 4.5] and list(per_split["mae"]) == [1.5, 1.5]
     assert list(per_split["single_mse"]) == [(4 + 4 + 0 + 4) / 4, (1 + 9 + 1 + 9) / 4]
     assert list(per_split["coverage"]) == [1.0, 0.5]  # |1| <= 1.5, |-2| <= 3 | |3| > 1
     assert list(per_split["width"]) == [4.5, 1.5]
     assert list(per_split["interval_scale"]) == [0.75, 0.25] and list(per_split["interval_offset"]) == [1, 2]
-    intervals = interval_predictions(predictions)
+    intervals = interval_predictions(predictions, dataset)
     assert list(intervals["row"]) == [3, 5, 1, 2] and list(intervals["lower"]) == [15.0, 9.5, 29.5, 42.0]
-    summary = summarize_benchmark(per_split, intervals, 0.5)
+    summary = summarize_benchmark(per_split, intervals, 0.5, "strength")
     rmse = [math.sqrt(2.5), math.sqrt(4.5)]
     assert summary["rmse_mean"] == pytest.approx(sum(rmse) / 2)
     assert summary["rmse_se"] == pytest.approx(abs(rmse[0] - rmse[1]) / 2)  # sd of two / sqrt(2)
@@ -351,7 +364,7 @@ def test_scores_and_summary_of_a_tiny_benchmark_by_hand():
 
 @pytest.mark.slow
 def test_smoke_benchmark_outputs(smoke_study):
-    bench = smoke_study / "results" / "benchmark"
+    bench = smoke_study / "results" / "smoke" / "benchmark"
     config = yaml.safe_load((smoke_study / "config" / "smoke.yaml").read_text())
     n_splits = config["benchmark"]["splits"]
     summary = json.loads((bench / "summary.json").read_text())
@@ -370,7 +383,7 @@ def test_smoke_benchmark_outputs(smoke_study):
     # Each split chose one of the candidates on its inner rows, at that candidate's own epochs.
     names = set(per_split["candidate"])
     assert names <= {p.name for p in (bench / "inner").iterdir()} and set(per_split["epochs"]) == {12}
-    table = (smoke_study / "results" / "tables" / "benchmark.md").read_text()
+    table = (smoke_study / "results" / "smoke" / "tables" / "benchmark.md").read_text()
     assert "This project" in table and "MC dropout, grid search | 4.82 ± 0.16" in table
     assert "| TabPFNv2 | 3.97 | one 2/3 : 1/3 split | no |" in table
     # The peer: tuned per split, its scores beside the network's, the paired difference.
@@ -411,7 +424,7 @@ def test_a_failed_split_download_is_one_line_and_leaves_no_file(tmp_path):
     shutil.rmtree(repo / "data" / "uci_splits")
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     url = f"http://127.0.0.1:{_closed_port()}/{{name}}"
-    config["benchmark"]["url"] = url
+    config["dataset"]["splits_url"] = url
     (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(repo, "get_data", *SMOKE, check=False)
     assert proc.returncode != 0

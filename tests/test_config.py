@@ -62,6 +62,12 @@ BAD = [
     ("benchmark.candidates.1", {"epochs": 0}, "'benchmark.candidates[1].epochs': value 0 must be >= 1"),
     ("interval_level", 1.0, "'interval_level': value 1.0 must be < 1"),
     ("benchmark.splits", 0, "'benchmark.splits': value 0 must be >= 1"),
+    ("dataset.target", DELETE, "config key 'dataset': 'target' is a required property"),
+    ("dataset.file", 3, "'dataset.file': value 3 is not of type 'string'"),
+    ("dataset.bounds.age", {"over": 0}, "'dataset.bounds.age.over': unknown key; allowed keys: above, below"),
+    ("dataset.derived.log_age", 2, "'dataset.derived.log_age': value 2 is not of type 'string'"),
+    ("dataset.md5", "abc", "'dataset.md5': value 'abc'"),
+    ("data", {"raw": "x.xls"}, "config key 'data': unknown key"),  # the table is described by `dataset`
     # A figure's experiment must exist and hold the runs it shows.
     ("figures.schedules", "schedules", "'figures.schedules': value 'schedules' is not an experiment"),
     ("figures.depth.experiment", "deep", "'figures.depth.experiment': value 'deep' is not an experiment"),
@@ -93,7 +99,9 @@ def test_defaults_are_filled_and_the_real_configs_pass():
 
 def test_config_files_do_not_repeat_a_default():
     """Each default has one home: the schema, or Run for a run's hyperparameters."""
-    defaults = validate({"experiments": {"one": {"grids": [{"lr": [1.0e-2]}]}}})
+    defaults = validate(
+        {"dataset": {"file": "t.csv", "target": "y"}, "experiments": {"one": {"grids": [{"lr": [1.0e-2]}]}}}
+    )
     run_defaults = Run().params()
     for name in ("config.yaml", "smoke.yaml"):
         config = read_yaml(ROOT / "config" / name)
@@ -117,7 +125,7 @@ def test_duplicate_keys_are_rejected(tmp_path):
 @pytest.mark.slow
 def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
     """A typo stops the real workflow with one line and leaves earlier results untouched."""
-    before = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in (smoke_copy / "results" / "smoke").rglob("*") if p.is_file()}
     config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
     config["base"]["learning_rate"] = 0.1
     (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
@@ -129,5 +137,5 @@ def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
         "batch_size, embedding, epochs, frequency_scales, gamma, hidden, inputs, lr, momentum, optimizer, "
         "scheduler, snapshots, standardize_target, step_size, weight_decay"
     ]
-    after = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for p in (smoke_copy / "results" / "smoke").rglob("*") if p.is_file()}
     assert after == before

@@ -44,7 +44,18 @@ def dvc_repo(smoke_copy):
         "cmd: snakemake --cores all", "cmd: snakemake --cores 2 --configfile config/smoke.yaml"
     )
     text = text.replace("- config/config.yaml:", "- config/smoke.yaml:")
+    text = text.replace("- results/", "- results/smoke/")  # the smoke study's folder
     stage.write_text(text)
+    # The files the stage keeps in git (cache: false), as .gitignore lets the main study's in.
+    ignore = smoke_copy / ".gitignore"
+    lines = ignore.read_text().splitlines()
+    smoke = [
+        line.replace("/results/", "/results/smoke/")
+        for line in lines
+        if line.lstrip("!").startswith("/results/")
+    ]
+    kept = [line for line in smoke if line != "/results/smoke/*"]
+    ignore.write_text("\n".join([*lines, "!/results/smoke/", "/results/smoke/*", *kept]) + "\n")
     git(smoke_copy, "init", "-q")
     git(smoke_copy, "add", "-A")
     git(smoke_copy, "commit", "-qm", "study")
@@ -55,7 +66,7 @@ def dvc_repo(smoke_copy):
 def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     repo = dvc_repo
     dvc(repo, "repro")
-    assert (repo / "results" / "final" / "model.pt").is_file()
+    assert (repo / "results" / "smoke" / "final" / "model.pt").is_file()
     assert "up to date" in dvc(repo, "status")
     again = dvc(repo, "repro")
     assert "didn't change" in again and "Running stage" not in again
@@ -64,7 +75,7 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     remote = tmp_path / "remote"
     dvc(repo, "remote", "add", "--local", "-d", "scratch", str(remote))
     dvc(repo, "push")
-    model = repo / "results" / "final" / "model.pt"
+    model = repo / "results" / "smoke" / "final" / "model.pt"
     raw = repo / "data" / "Concrete_Data.xls"
     before = {p: p.read_bytes() for p in (model, raw)}
     run(repo, "rm", "-rf", ".dvc/cache", "data", str(model))
@@ -78,24 +89,29 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     dvc(clone, "remote", "add", "--local", "-d", "scratch", str(remote))
     dvc(clone, "pull")
-    assert (clone / "results/final/model.pt").read_bytes() == before[model]
+    assert (clone / "results/smoke/final/model.pt").read_bytes() == before[model]
     assert (clone / "data/Concrete_Data.xls").read_bytes() == before[raw]
     assert "up to date" in dvc(clone, "status")
     # The teammate's side: the runs, metrics and a working model without training anything.
-    assert (clone / "results/runs").is_dir() and not (clone / "results/logs").exists()
+    assert (clone / "results/smoke/runs").is_dir() and not (clone / "results/smoke/logs").exists()
     shown = dvc(clone, "metrics", "show").splitlines()
     # One line of headline numbers: the final model, the benchmark, the intervals.
     header, values = shown[0].split(), shown[1].split()
     assert header[0] == "Path" and {"final.test_rmse", "benchmark.rmse_mean"} <= set(header)
-    assert len(header) == len(values) == 16 and values[0] == "results/summary.json"
+    assert len(header) == len(values) == 16 and values[0] == "results/smoke/summary.json"
     mixtures = clone / "mixtures.csv"
-    pd.read_csv(repo / "results" / "data" / "clean.csv").head(4).drop(columns=["strength"]).to_csv(
+    pd.read_csv(repo / "results" / "smoke" / "data" / "clean.csv").head(4).drop(columns=["strength"]).to_csv(
         mixtures, index=False
     )
     scored = run(
-        clone, str(BIN / "concrete-study"), "predict", "--model", "results/final/model.pt", "mixtures.csv"
+        clone,
+        str(BIN / "concrete-study"),
+        "predict",
+        "--model",
+        "results/smoke/final/model.pt",
+        "mixtures.csv",
     )
-    assert "lower_mpa" in scored and len(scored.strip().splitlines()) == 5
+    assert "lower_strength" in scored and len(scored.strip().splitlines()) == 5
 
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     config["final"]["importance_repeats"] = 3
@@ -117,8 +133,8 @@ def test_exp_run_sets_a_param_and_reruns(dvc_repo):
     rows = [
         (
             exp["data"]["params"]["config/smoke.yaml"]["data"].get("interval_level", "default"),
-            exp["data"]["metrics"]["results/summary.json"]["data"]["interval"]["level"],
-            exp["data"]["metrics"]["results/summary.json"]["data"]["interval"]["benchmark_width_mean"],
+            exp["data"]["metrics"]["results/smoke/summary.json"]["data"]["interval"]["level"],
+            exp["data"]["metrics"]["results/smoke/summary.json"]["data"]["interval"]["benchmark_width_mean"],
         )
         for commit in shown
         for exp in [commit, *[e for ex in commit.get("experiments") or [] for e in ex["revs"]]]
@@ -240,11 +256,11 @@ def test_make_pull_gives_a_fresh_clone_the_whole_study(dvc_repo, tmp_path):
     pushing = dvc_repo
     pushed_study(pushing, str(tmp_path / "remote"))
     # A clone whose lock does not record its results is not pushed.
-    table = pushing / "results" / "tables" / "optimizers.csv"
+    table = pushing / "results" / "smoke" / "tables" / "optimizers.csv"
     kept = table.read_bytes()
     table.write_bytes(kept + b"\n")
     refused = make(pushing, "push", check=False)
-    assert "dvc.lock does not record this checkout" in refused and "results/tables: modified" in refused
+    assert "dvc.lock does not record this checkout" in refused and "results/smoke/tables: modified" in refused
     table.write_bytes(kept)
 
     clone, out = pulled_clone(pushing, tmp_path / "clone")
@@ -255,7 +271,7 @@ def test_make_pull_gives_a_fresh_clone_the_whole_study(dvc_repo, tmp_path):
 def test_make_pull_refuses_a_damaged_object_and_rebuilds_only_it(dvc_repo, tmp_path):
     remote = tmp_path / "remote"
     pushing = pushed_study(dvc_repo, str(remote))
-    victim = "results/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
+    victim = "results/smoke/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
     md5 = hashlib.md5((pushing / victim).read_bytes()).hexdigest()
     damaged = remote / "files" / "md5" / md5[:2] / md5[2:]
     damaged.chmod(0o644)

@@ -80,13 +80,13 @@ def test_ensemble_predicts_what_the_engine_validated(curve):
     columns = ["a", "b", "c", "d"]
     scaler = Standardiser(columns, [0.0] * 4, [1.0] * 4)
     members = {name: [sd] for name, sd in zip(["s0", "s1"], result.state_dicts, strict=True)}
-    ensemble = Ensemble([16, 8], scaler, members)
+    ensemble = Ensemble([16, 8], scaler, members, {})
     np.testing.assert_allclose(
         ensemble.predict_scaled(curve[2]), result.val_predictions, rtol=1e-5, atol=1e-4
     )
     broken = {k: v[:, :3] if k == EMBEDDING_KEYS[0] else v for k, v in result.state_dicts[0].items()}
     with pytest.raises(RuntimeError, match="embedding has shapes"):
-        Ensemble([16, 8], scaler, {"s0": [broken]})
+        Ensemble([16, 8], scaler, {"s0": [broken]}, {})
 
 
 @pytest.mark.parametrize("scales", [(0.1,), (0.1, 1.0), (0.05, 0.2, 1.0, 4.0)])

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import RAW
+from conftest import concrete
 
-from concrete_study.data import FEATURES, Standardiser, read_raw, scaled_arrays, split_indices
+from concrete_study.data import fit_and_scale, split_indices
 from concrete_study.engine import train
 from concrete_study.model import (
     analytic_parameter_count,
@@ -21,9 +21,9 @@ from concrete_study.runs import Run
 
 @pytest.fixture(scope="module")
 def arrays():
-    table = read_raw(RAW)
+    dataset, table = concrete()
     split = split_indices(len(table), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
-    return scaled_arrays(table, split, Standardiser.fit(table.iloc[split["train"]][FEATURES]))
+    return fit_and_scale(table, split, "train", dataset)[1]
 
 
 def small(**kw):

@@ -10,13 +10,12 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import BIN, RAW, ROOT, poisoned
+from conftest import BIN, ROOT, concrete, poisoned
 
-from concrete_study.data import read_raw, split_indices
+from concrete_study.data import split_indices
 from concrete_study.errors import ModelFileError
 from concrete_study.evaluation import Interval, bootstrap_mse_interval, interval_coverage, regression_metrics
 from concrete_study.final import final_model
-from concrete_study.inputs import FEATURES
 from concrete_study.model import EMBEDDING_KEYS
 from concrete_study.model_file import MODEL_FORMAT, load_model
 from concrete_study.runs import Run
@@ -32,7 +31,7 @@ def predict(*args, cwd):
 
 
 def test_metrics_are_complete_and_consistent(smoke_study):
-    final = smoke_study / "results" / "final"
+    final = smoke_study / "results" / "smoke" / "final"
     m = json.loads((final / "metrics.json").read_text())
     test = pd.read_csv(final / "test_predictions.csv")
     assert len(test) == m["test_rows"] == 155 and m["fit_rows"] == 875
@@ -45,7 +44,7 @@ def test_metrics_are_complete_and_consistent(smoke_study):
     assert 200 < m["baseline_mean_test_mse"] < 400
     imp = pd.read_csv(final / "importance.csv")
     # One importance row per raw input: a derived input moves with the raw ones it comes from.
-    assert set(imp["feature"]) == set(FEATURES) and imp["mse_increase_mean"].iloc[0] > 0
+    assert set(imp["feature"]) == set(concrete()[0].features) and imp["mse_increase_mean"].iloc[0] > 0
     # The smoke study serves the equal blend: its parts alone are scored on the same rows.
     assert m["blend"]["weights"] == [0.5, 0.5] and m["blend"]["peer_seeds"] == 2
     assert m["blend"]["peer_params"] in [
@@ -70,9 +69,10 @@ def test_metrics_are_complete_and_consistent(smoke_study):
 
 
 def test_model_file_predicts_what_the_workflow_recorded(smoke_study, tmp_path):
-    final = smoke_study / "results" / "final"
+    final = smoke_study / "results" / "smoke" / "final"
     model = load_model(final / "model.pt")
-    assert model.content["features"][0] == "cement" and model.content["seeds"] == [0, 1]
+    assert model.content["dataset"]["features"][0] == "cement" and model.content["seeds"] == [0, 1]
+    assert model.content["description"].startswith("predicts strength (MPa) of the table 'concrete' from")
     recorded = json.loads((final / "metrics.json").read_text())
     assert model.content["metrics"]["test_mse"] == recorded["test_mse"]
     test = pd.read_csv(final / "test_predictions.csv")
@@ -81,8 +81,8 @@ def test_model_file_predicts_what_the_workflow_recorded(smoke_study, tmp_path):
     proc = predict("--model", str(final / "model.pt"), str(mixtures), "-o", "out.csv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     scored = pd.read_csv(tmp_path / "out.csv")
-    np.testing.assert_allclose(scored["predicted_strength_mpa"], test["predicted"], rtol=1e-5)
-    assert (scored["predicted_strength_std_mpa"] > 0).all()
+    np.testing.assert_allclose(scored["predicted_strength"], test["predicted"], rtol=1e-5)
+    assert (scored["predicted_strength_std"] > 0).all()
 
 
 @pytest.mark.parametrize(
@@ -91,22 +91,22 @@ def test_model_file_predicts_what_the_workflow_recorded(smoke_study, tmp_path):
         (lambda t: t.drop(columns=["age"]), "missing column 'age'"),
         (lambda t: t.assign(colour="grey"), "unexpected column 'colour'"),
         (lambda t: t.assign(water=["a lot"] + list(t["water"][1:])), "column 'water' row 1: non-numeric"),
-        (lambda t: t.assign(slag=[-1.0] + list(t["slag"][1:])), "column 'slag' row 1: negative amount"),
+        (lambda t: t.assign(slag=[-1.0] + list(t["slag"][1:])), "column 'slag' row 1: -1 is not >= 0"),
         (lambda t: t.assign(cement=[None] + list(t["cement"][1:])), "column 'cement' row 1: missing value"),
     ],
 )
 def test_predict_rejects_bad_rows_in_one_line(smoke_study, tmp_path, edit, message):
-    clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(5)
+    clean = pd.read_csv(smoke_study / "results" / "smoke" / "data" / "clean.csv").head(5)
     bad = tmp_path / "bad.csv"
     edit(clean).to_csv(bad, index=False)
-    proc = predict("--model", str(smoke_study / "results/final/model.pt"), str(bad), cwd=tmp_path)
+    proc = predict("--model", str(smoke_study / "results/smoke/final/model.pt"), str(bad), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert message in proc.stderr and str(bad) in proc.stderr
 
 
 def test_predict_refuses_a_ragged_row_and_an_undefined_input_and_writes_nothing(smoke_study, tmp_path):
-    model = str(smoke_study / "results/final/model.pt")
+    model = str(smoke_study / "results/smoke/final/model.pt")
     header = "cement,slag,fly_ash,water,superplasticizer,coarse_aggregate,fine_aggregate,age\n"
     ragged = tmp_path / "ragged.csv"  # one field more than the header, as a new user typed it
     ragged.write_text(header + "540,0,0,162,2.5,1040,676,28\n540,0,0,162,2.5,1040,676,28,9\n")
@@ -123,15 +123,16 @@ def test_predict_refuses_a_ragged_row_and_an_undefined_input_and_writes_nothing(
     proc = predict("--model", model, str(no_cement), "-o", "out.csv", cwd=tmp_path)
     assert proc.returncode == 2 and (tmp_path / "out.csv").read_text() == "kept\n"
     assert proc.stderr.strip() == (
-        f"concrete-study: error: {no_cement}: row 2: input 'water_cement' is undefined (cement is 0)"
+        f"concrete-study: error: {no_cement}: derived input 'water_cement': row 2: 'water / cement' "
+        "is undefined there (inf)"
     )
 
 
 def test_a_model_averages_its_members_and_an_older_file_is_refused(smoke_study, tmp_path):
     """Each seed predicts the mean of its members' predictions; a file of another format is
     refused in one line that says to rebuild it."""
-    good = smoke_study / "results" / "final" / "model.pt"
-    mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(6)
+    good = smoke_study / "results" / "smoke" / "final" / "model.pt"
+    mixtures = pd.read_csv(smoke_study / "results" / "smoke" / "data" / "clean.csv").head(6)
     both = load_model(good).served.ensemble.predict(mixtures)
     data = torch.load(good, weights_only=True)
     alone = []
@@ -141,22 +142,22 @@ def test_a_model_averages_its_members_and_an_older_file_is_refused(smoke_study, 
         alone.append(load_model(tmp_path / "one.pt").served.ensemble.predict(mixtures))
     np.testing.assert_allclose(both, np.mean(alone, axis=0), rtol=1e-6)
     assert not np.allclose(alone[0], alone[1], rtol=1e-3)
-    torch.save(data | {"format": "concrete-study-model/6"}, tmp_path / "older.pt")
+    torch.save(data | {"format": "concrete-study-model/7"}, tmp_path / "older.pt")
     with pytest.raises(ModelFileError) as refused:
         load_model(tmp_path / "older.pt")
     assert str(refused.value) == (
-        f"{tmp_path / 'older.pt'}: format concrete-study-model/6, this version reads {MODEL_FORMAT}: "
+        f"{tmp_path / 'older.pt'}: format concrete-study-model/7, this version reads {MODEL_FORMAT}: "
         "rebuild it (snakemake results/final/model.pt)"
     )
 
 
 def test_an_interval_never_goes_below_zero(smoke_study):
-    model = load_model(smoke_study / "results" / "final" / "model.pt")
-    mixtures = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(4)
+    model = load_model(smoke_study / "results" / "smoke" / "final" / "model.pt")
+    mixtures = pd.read_csv(smoke_study / "results" / "smoke" / "data" / "clean.csv").head(4)
     model.interval = Interval(0.9, "fixed", 1000.0)  # wider than any strength
     scored = model.predict_table(mixtures, "mixtures")
-    assert (scored["lower_mpa"] == 0).all() and (scored["upper_mpa"] > 1000).all()
-    np.testing.assert_allclose(scored["upper_mpa"], scored["predicted_strength_mpa"] + 1000.0)
+    assert (scored["lower_strength"] == 0).all() and (scored["upper_strength"] > 1000).all()
+    np.testing.assert_allclose(scored["upper_strength"], scored["predicted_strength"] + 1000.0)
 
 
 class Payload:
@@ -167,7 +168,7 @@ class Payload:
 
 
 def test_tampered_model_files_are_refused(smoke_study, tmp_path):
-    good = smoke_study / "results" / "final" / "model.pt"
+    good = smoke_study / "results" / "smoke" / "final" / "model.pt"
     evil = tmp_path / "evil.pt"
     torch.save({"format": "concrete-study-model/2", "x": Payload()}, evil)
     with pytest.raises(ModelFileError, match="refused, not a safe model file"):
@@ -196,6 +197,12 @@ def test_tampered_model_files_are_refused(smoke_study, tmp_path):
     torch.save(data, damaged)
     with pytest.raises(ModelFileError, match="damaged model file \\(the peer's boosters"):
         load_model(damaged)
+    # Derived inputs come from the file: an expression that could run code is refused.
+    data = torch.load(good, weights_only=True)
+    data["dataset"]["derived"]["water_cement"] = "__import__('os').system('echo pwned')"
+    torch.save(data, damaged)
+    with pytest.raises(ModelFileError, match="refused: derived input 'water_cement': .* may be called"):
+        load_model(damaged)
     proc = predict("--model", str(evil), "x.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "refused" in proc.stderr and "pwned" not in proc.stdout
 
@@ -222,25 +229,31 @@ def test_regression_metrics_and_bootstrap():
 
 
 def test_predict_reads_standard_input(smoke_study):
-    clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(3)
+    clean = pd.read_csv(smoke_study / "results" / "smoke" / "data" / "clean.csv").head(3)
     proc = subprocess.run(
-        [str(BIN / "concrete-study"), "predict", "--model", str(smoke_study / "results/final/model.pt"), "-"],
+        [
+            str(BIN / "concrete-study"),
+            "predict",
+            "--model",
+            str(smoke_study / "results/smoke/final/model.pt"),
+            "-",
+        ],
         input=clean.drop(columns=["strength"]).to_csv(index=False),
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
     scored = pd.read_csv(io.StringIO(proc.stdout))
-    assert len(scored) == 3 and scored["predicted_strength_mpa"].between(0, 150).all()
+    assert len(scored) == 3 and scored["predicted_strength"].between(0, 150).all()
 
 
 def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smoke_study, tmp_path):
-    final = smoke_study / "results" / "final"
+    final = smoke_study / "results" / "smoke" / "final"
     m = json.loads((final / "metrics.json").read_text())
     interval = m["interval"]
     assert interval["level"] == 0.9 and interval["calibration_rows"] == 154  # the val rows
     assert interval["width"] == "spread" and interval["scale"] > 0 and interval["offset"] > 0
-    clean = pd.read_csv(smoke_study / "results" / "data" / "clean.csv").head(3)
+    clean = pd.read_csv(smoke_study / "results" / "smoke" / "data" / "clean.csv").head(3)
     mixtures = clean.drop(columns=["strength"])
     mixtures.loc[1, "cement"] = 5400.0  # far outside the data, as a new user tried
     mixtures.loc[2, ["water", "age"]] = [0.5, 3650]
@@ -259,23 +272,23 @@ def test_predict_gives_the_calibrated_interval_and_flags_inputs_out_of_range(smo
     # half-width follows how much the seeds of the network and of the peer disagree.
     net, peer = load_model(final / "model.pt").served.parts(mixtures)
     spread = np.sqrt(net.var(axis=0, ddof=1) + peer.var(axis=0, ddof=1) + (net.mean(0) - peer.mean(0)) ** 2)
-    pred, half = scored["predicted_strength_mpa"], interval["scale"] * (spread + interval["offset"])
+    pred, half = scored["predicted_strength"], interval["scale"] * (spread + interval["offset"])
     assert len(set(half)) == 3
-    np.testing.assert_allclose(scored["lower_mpa"], (pred - half).clip(lower=0), rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(scored["upper_mpa"], (pred + half).clip(lower=0), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(scored["lower_strength"], (pred - half).clip(lower=0), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(scored["upper_strength"], (pred + half).clip(lower=0), rtol=1e-5, atol=1e-9)
 
 
 def test_no_test_row_reaches_the_final_choice_its_calibration_or_its_scaler():
     """The final model is the benchmark's protocol on the study's split: change its test rows
     beyond recognition and the choice, the interval and the model file's weights stay the same,
     while the test metrics move."""
-    table = read_raw(RAW)
+    dataset, table = concrete()
     split = split_indices(len(table), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
     candidates = {"a": Run(hidden=[4], epochs=3), "b": Run(hidden=[6], epochs=3, snapshots=(2,))}
     peer = {"grid": {"num_leaves": [4, 7]}, "learning_rate": 0.2, "max_rounds": 30, "early_stopping": 5}
 
     def final(t):
-        return final_model(candidates, [0, 1], t, split, "cpu", peer, 0.9, n_boot=20, repeats=1)
+        return final_model(candidates, [0, 1], t, dataset, split, "cpu", peer, 0.9, n_boot=20, repeats=1)
 
     before, after = final(table), final(poisoned(table, split["test"]))
     assert before.metrics["chosen"] == after.metrics["chosen"]

@@ -16,28 +16,28 @@ DIVERGING = "h16-8_sgd_lr5_bs64_e12"
 
 
 def test_divergence_is_a_table_row_and_a_curve(smoke_study):
-    table = pd.read_csv(smoke_study / "results" / "tables" / "optimizers.csv")
+    table = pd.read_csv(smoke_study / "results" / "smoke" / "tables" / "optimizers.csv")
     row = table[table["run"] == DIVERGING].iloc[0]
     assert row["diverged"] == 2 and row["seeds"] == 2
     assert pd.isna(row["best_val_loss_mean"])
     assert table.index[table["run"] == DIVERGING][0] == len(table) - 1  # sorted last
-    assert "| 2/2 |" in (smoke_study / "results" / "tables" / "optimizers.md").read_text()
-    metrics = (smoke_study / "results" / "runs" / DIVERGING / "metrics.json").read_text()
+    assert "| 2/2 |" in (smoke_study / "results" / "smoke" / "tables" / "optimizers.md").read_text()
+    metrics = (smoke_study / "results" / "smoke" / "runs" / DIVERGING / "metrics.json").read_text()
     assert '"diverged_at_epoch"' in metrics and '"seed_0": null' not in metrics
 
 
 def test_a_corrupt_dataset_is_refused_before_any_job(smoke_copy):
-    before = {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in (smoke_copy / "results" / "smoke").rglob("*") if p.is_file()}
     raw = smoke_copy / "data" / "Concrete_Data.xls"
     raw.write_bytes(raw.read_bytes()[:4096])
     proc = snakemake(smoke_copy, *SMOKE, check=False)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("data error: data/Concrete_Data.xls: md5 ")
-    assert {p: p.read_bytes() for p in (smoke_copy / "results").rglob("*") if p.is_file()} == before
+    assert {p: p.read_bytes() for p in (smoke_copy / "results" / "smoke").rglob("*") if p.is_file()} == before
     # With the md5 check off, ingest's own validation names the problem in one line.
     config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
-    config["data"] = {"md5": None}
+    config["dataset"]["md5"] = None
     (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(smoke_copy, *SMOKE, check=False)
     assert proc.returncode != 0
@@ -47,7 +47,7 @@ def test_a_corrupt_dataset_is_refused_before_any_job(smoke_copy):
 def test_sigkill_mid_training_then_make_run_unlocks_and_equals_an_uninterrupted_run(smoke_study, tmp_path):
     repo = copy_repo(tmp_path / "repo")
     proc = start_smoke_run(repo)
-    runs = repo / "results" / "runs"
+    runs = repo / "results" / "smoke" / "runs"
     deadline = time.time() + 120
     # Kill once a training job is running and at least one has finished.
     while time.time() < deadline:
@@ -66,7 +66,7 @@ def test_sigkill_mid_training_then_make_run_unlocks_and_equals_an_uninterrupted_
     proc = make(repo, "run", "CONFIG=config/smoke.yaml", "CORES=2")
     assert proc.returncode == 0, proc.stderr
     assert "make: a stale Snakemake lock (no Snakemake runs in this directory), cleared" in proc.stdout
-    assert not list((repo / "results").rglob(".*.tmp*")), "a killed job's temporary file was left"
+    assert not list((repo / "results" / "smoke").rglob(".*.tmp*")), "a killed job's temporary file was left"
     assert comparable_results(repo) == comparable_results(smoke_study)
 
 

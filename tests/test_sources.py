@@ -19,8 +19,8 @@ def test_imports_are_followed_through_the_library_of_the_given_tree(tmp_path):
         "    from concrete_study.errors import DataError\n"  # an import inside a function counts
     )
     found = library_sources(script, tmp_path)
-    # plotting imports data, which imports files, inputs, markdown and errors: followed transitively.
-    modules = ("data", "errors", "files", "inputs", "markdown", "plotting")
+    # plotting imports dataset and files, which import inputs and errors: followed transitively.
+    modules = ("dataset", "errors", "files", "inputs", "plotting")
     assert found == [f"src/concrete_study/{m}.py" for m in modules]
     # The tree's own copy decides: a module that imports more there reruns more.
     (lib / "errors.py").write_text((lib / "errors.py").read_text() + "\nfrom concrete_study import runs\n")

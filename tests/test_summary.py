@@ -14,7 +14,7 @@ from concrete_study.markdown import render
 
 @pytest.mark.slow
 def test_the_headline_is_the_final_model_and_the_benchmark(smoke_study):
-    results = smoke_study / "results"
+    results = smoke_study / "results" / "smoke"
     final = json.loads((results / "final" / "metrics.json").read_text())
     bench = json.loads((results / "benchmark" / "summary.json").read_text())
     head = json.loads((results / "summary.json").read_text())

@@ -30,7 +30,7 @@ def smoke_study_plan():
 
 
 def test_data_outputs(smoke_study):
-    d = smoke_study / "results" / "data"
+    d = smoke_study / "results" / "smoke" / "data"
     summary = json.loads((d / "summary.json").read_text())
     assert summary["rows"] == 1030 and summary["duplicate_rows"] == 25
     assert "| cement | kg/m³ |" in (d / "summary.md").read_text()
@@ -46,28 +46,28 @@ def test_data_outputs(smoke_study):
 
 
 def test_tables_have_a_row_per_run_with_seed_statistics(smoke_study):
-    t = pd.read_csv(smoke_study / "results" / "tables" / "architectures.csv")
+    t = pd.read_csv(smoke_study / "results" / "smoke" / "tables" / "architectures.csv")
     assert len(t) == 4 and set(t["epochs"]) == {6, 12}
     assert (t["seeds"] == 2).all() and (t["diverged"] == 0).all()
     assert t["best_val_loss_mean"].is_monotonic_increasing
     assert (t["best_val_loss_mean"] <= t["final_val_loss_mean"] + 1e-9).all()
     # The 6-epoch rows are read from the 12-epoch job's history.
-    runs = smoke_study / "results" / "runs"
+    runs = smoke_study / "results" / "smoke" / "runs"
     assert not (runs / "h8_adam_lr0.01_bs64_e6").exists()
     h = pd.read_csv(runs / "h8_adam_lr0.01_bs64_e12" / "history.csv")
     row = t[(t["hidden"] == "8") & (t["epochs"] == 6)].iloc[0]
     at6 = h[h["epoch"] == 6]["val_mse"]
     assert row["final_val_loss_mean"] == pytest.approx(at6.mean())
     assert row["final_val_loss_std"] == pytest.approx(at6.std(ddof=1))
-    params = pd.read_csv(smoke_study / "results" / "tables" / "parameter_count.csv")
+    params = pd.read_csv(smoke_study / "results" / "smoke" / "tables" / "parameter_count.csv")
     assert params["match"].all()
     assert params.set_index("hidden").loc["16-8", "counted"] == 289
-    md = (smoke_study / "results" / "tables" / "optimizers.md").read_text()
+    md = (smoke_study / "results" / "smoke" / "tables" / "optimizers.md").read_text()
     assert "| sgd_momentum | none | 0.90 |" in md and " ± " in md
 
 
 def test_every_figure_is_a_real_picture(smoke_study):
-    figures = sorted((smoke_study / "results" / "figures").glob("*.png"))
+    figures = sorted((smoke_study / "results" / "smoke" / "figures").glob("*.png"))
     names = {f.name for f in figures}
     for expected in (
         "fig01_cement_histogram.png",
@@ -92,7 +92,7 @@ def test_every_figure_is_a_real_picture(smoke_study):
 
 
 def test_schedule_figure_data_follow_the_config(smoke_study):
-    lr = pd.read_csv(smoke_study / "results" / "figures" / "fig09_learning_rate_schedules.csv")
+    lr = pd.read_csv(smoke_study / "results" / "smoke" / "figures" / "fig09_learning_rate_schedules.csv")
     step = lr[lr["run"].str.contains("_step4-0.5_")].sort_values("epoch")["lr"].to_numpy()
     np.testing.assert_allclose(step, 0.01 * 0.5 ** (np.arange(12) // 4))
     cos = lr[lr["run"].str.contains("_cos_")].sort_values("epoch")["lr"].to_numpy()
@@ -105,8 +105,8 @@ def test_report_gathers_every_figure_and_table(smoke_study):
     snakemake(smoke_study, *SMOKE, "--report", "report.html")
     html = (smoke_study / "report.html").read_text(errors="replace")
     shown = [
-        *(smoke_study / "results" / "figures").glob("*.png"),
-        *(smoke_study / "results" / "tables").glob("*.csv"),
+        *(smoke_study / "results" / "smoke" / "figures").glob("*.png"),
+        *(smoke_study / "results" / "smoke" / "tables").glob("*.csv"),
     ]
     missing = [p.name for p in shown if p.name not in html]
     assert len(shown) > 20 and not missing, missing
@@ -153,7 +153,7 @@ def test_adding_an_architecture_trains_only_the_new_one(smoke_copy):
     jobs = planned_jobs(smoke_copy)
     assert jobs["train"] == 1 and jobs["experiment_table"] == 1
     snakemake(smoke_copy, *SMOKE)
-    assert (smoke_copy / "results" / "runs" / "h4-4_adam_lr0.01_bs64_e12" / "metrics.json").exists()
+    assert (smoke_copy / "results" / "smoke" / "runs" / "h4-4_adam_lr0.01_bs64_e12" / "metrics.json").exists()
     assert "Nothing to be done" in snakemake(smoke_copy, *SMOKE, "-n").stdout
 
 
@@ -212,9 +212,11 @@ def test_runs_edit_leaves_the_peer_and_the_data_alone(smoke_copy):
     assert not jobs & (DATA_RULES | {"benchmark_peer"})
 
 
-def test_data_edit_reruns_everything_that_reads_the_data(smoke_copy):
-    edit(smoke_copy, "data")
-    assert planned_jobs(smoke_copy) == planned_jobs(smoke_copy, "--forceall")
+def test_dataset_edit_reruns_everything_that_reads_the_table(smoke_copy):
+    edit(smoke_copy, "dataset")
+    everything = planned_jobs(smoke_copy, "--forceall")
+    del everything["parameter_table"]  # counts the parameters of widths, reads no table
+    assert planned_jobs(smoke_copy) == everything
 
 
 def test_evaluation_edit_reruns_the_final_model_and_the_benchmark_only(smoke_copy):
@@ -286,11 +288,11 @@ def test_download_rule_fetches_checks_and_validates_the_archive(tmp_path):
     try:
         port = int(re.search(r"port (\d+)", server.stdout.readline()).group(1))
         config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
-        config["data"] = {"url": f"http://127.0.0.1:{port}/concrete.zip"}
+        config["dataset"]["url"] = f"http://127.0.0.1:{port}/concrete.zip"
         (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
-        snakemake(repo, "results/data/clean.csv", *SMOKE)
+        snakemake(repo, "results/smoke/data/clean.csv", *SMOKE)
         assert (repo / "data" / "Concrete_Data.xls").read_bytes() == RAW.read_bytes()
-        assert (repo / "results" / "data" / "clean.csv").exists()
+        assert (repo / "results" / "smoke" / "data" / "clean.csv").exists()
         # A file with the wrong content never lands under its final name.
         (repo / "data" / "Concrete_Data.xls").unlink()
         with zipfile.ZipFile(served / "concrete.zip", "w") as zf:

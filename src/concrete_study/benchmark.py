@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import TARGET
+from concrete_study.dataset import Dataset
 from concrete_study.evaluation import (
     Blend,
     Interval,
@@ -56,37 +56,45 @@ def calibrated(
 
 
 def retrain_and_test(
-    run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, chosen: list[dict], device: str
+    run: Run,
+    seeds: list[int],
+    table: pd.DataFrame,
+    dataset: Dataset,
+    splits: dict,
+    chosen: list[dict],
+    device: str,
 ) -> pd.DataFrame:
     """Retrain the candidate on all training rows of the splits that chose it, then predict their
     test rows once."""
-    columns = ["split", "row", "strength", "predicted", *[seed_key(s) for s in seeds]]
+    columns = ["split", "row", dataset.target, "predicted", *[seed_key(s) for s in seeds]]
     if not chosen:
         return pd.DataFrame(columns=columns)
     numbers = [c["split"] for c in chosen]
-    ensembles = retrain(run, seeds, table, splits_subset(splits, numbers), device)
+    ensembles = retrain(run, seeds, table, dataset, splits_subset(splits, numbers), device)
     frames = []
     for s, ensemble in zip(numbers, ensembles, strict=True):
         rows = splits["test"][s]
         test = table.iloc[rows]
         per_seed = ensemble.predict(test)  # the one look at this split's test rows
-        frame = pd.DataFrame({"split": s, "row": rows, "strength": test[TARGET].to_numpy()}).assign(
-            predicted=per_seed.mean(axis=0), **{seed_key(k): per_seed[i] for i, k in enumerate(seeds)}
-        )
+        frame = pd.DataFrame(
+            {"split": s, "row": rows, dataset.target: test[dataset.target].to_numpy()}
+        ).assign(predicted=per_seed.mean(axis=0), **{seed_key(k): per_seed[i] for i, k in enumerate(seeds)})
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def per_split_scores(predictions: pd.DataFrame, chosen: list[dict], seeds: list[int]) -> pd.DataFrame:
+def per_split_scores(
+    predictions: pd.DataFrame, chosen: list[dict], seeds: list[int], dataset: Dataset
+) -> pd.DataFrame:
     """Each split's choice, the ensemble's and the mean single model's test metrics, and the
     coverage and mean width of its conformal intervals (`calibrated`'s half-widths)."""
     rows = []
     for choice in chosen:
         p = predictions[predictions["split"] == choice["split"]]
-        y = p["strength"].to_numpy()
+        y = p[dataset.target].to_numpy()
         ens = regression_metrics(y, p["predicted"].to_numpy())
         single = [regression_metrics(y, p[seed_key(s)].to_numpy()) for s in seeds]
-        lower, upper = conformal_interval(p["predicted"], p["half_width"].to_numpy())
+        lower, upper = conformal_interval(p["predicted"], p["half_width"].to_numpy(), dataset.lower_bound())
         rows.append(
             {
                 **{k: v for k, v in choice.items() if k != "interval"},
@@ -106,7 +114,9 @@ def _se(values: pd.Series) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
 
 
-def summarize_benchmark(per_split: pd.DataFrame, predictions: pd.DataFrame, level: float) -> dict:
+def summarize_benchmark(
+    per_split: pd.DataFrame, predictions: pd.DataFrame, level: float, target: str
+) -> dict:
     """Mean ± standard error over splits, as papers on this protocol report; coverage over all
     test rows."""
     out = {"splits": len(per_split), "level": level}
@@ -114,7 +124,7 @@ def summarize_benchmark(per_split: pd.DataFrame, predictions: pd.DataFrame, leve
         for metric in ("rmse", "mse", "mae", "r2"):
             out[f"{prefix}{metric}_mean"] = float(per_split[f"{prefix}{metric}"].mean())
             out[f"{prefix}{metric}_se"] = _se(per_split[f"{prefix}{metric}"])
-    out["coverage"] = interval_coverage(predictions["strength"], predictions["lower"], predictions["upper"])
+    out["coverage"] = interval_coverage(predictions[target], predictions["lower"], predictions["upper"])
     # How much coverage varies from split to split (103 rows each): the sd, the lowest, the highest.
     out["coverage_split_sd"] = float(per_split["coverage"].std(ddof=1)) if len(per_split) > 1 else 0.0
     out["coverage_split_min"] = float(per_split["coverage"].min())
@@ -183,33 +193,37 @@ def blend(
     return choices, pd.concat(frames, ignore_index=True), calibration
 
 
-def interval_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+def interval_predictions(predictions: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     """One line per split and test row: the ensemble's prediction and its conformal interval."""
-    out = predictions[["split", "row", "strength", "predicted"]].copy()
-    out["lower"], out["upper"] = conformal_interval(out["predicted"], predictions["half_width"].to_numpy())
+    out = predictions[["split", "row", dataset.target, "predicted"]].copy()
+    out["lower"], out["upper"] = conformal_interval(
+        out["predicted"], predictions["half_width"].to_numpy(), dataset.lower_bound()
+    )
     return out.sort_values(["split", "row"]).reset_index(drop=True)
 
 
-def comparison_table(summary: dict, published: pd.DataFrame) -> pd.DataFrame:
-    """This project's results (measured here) beside the published ones, each with its protocol
-    and source."""
+def comparison_table(summary: dict, published: pd.DataFrame, source: str) -> pd.DataFrame:
+    """This project's results (measured here, `source` the summary's path) beside the published
+    ones, each with its protocol and source."""
     protocol = f"{summary['splits']} standard 90/10 splits"
     scores = {"network": summary, **{k: summary[k] for k in ("peer", "blend") if k in summary}}
     ours = [{"method": METHODS[k], "rmse": v["rmse_mean"], "error": v["rmse_se"]} for k, v in scores.items()]
-    ours = pd.DataFrame(ours).assign(
-        error_kind="se", protocol=protocol, comparable="yes", source="results/benchmark/summary.json"
-    )
+    ours = pd.DataFrame(ours).assign(error_kind="se", protocol=protocol, comparable="yes", source=source)
+    if published.empty:
+        return ours.assign(measured="here")
     return pd.concat(
         [ours.assign(measured="here"), published.assign(measured="published")], ignore_index=True
     )
 
 
-def comparison_markdown(table: pd.DataFrame, summary: dict) -> str:
+def comparison_markdown(table: pd.DataFrame, summary: dict, dataset: Dataset, kind: str) -> str:
     """The comparison as Markdown, what was measured here apart from what was published: ± is a
-    standard error unless marked (sd)."""
-    lines = ["# The standard benchmark: test RMSE (MPa) over the published splits", ""]
+    standard error unless marked (sd). `kind` says which splits: "published" or "seeded random"."""
+    lines = [f"# The standard benchmark: {dataset.in_unit('test RMSE')} over the {kind} splits", ""]
     header = ["method", "test RMSE", "protocol", "directly comparable", "source"]
     for measured, title in (("here", "Measured here"), ("published", "Published")):
+        if measured == "published" and not (table["measured"] == measured).any():
+            continue
         rows = []
         for r in table[table["measured"] == measured].itertuples():
             error = (
@@ -221,23 +235,25 @@ def comparison_markdown(table: pd.DataFrame, summary: dict) -> str:
         f"± is the standard error over splits unless marked (sd). This project over {summary['splits']} "
         f"splits: mean single model {summary['single_rmse_mean']:.2f} ± {summary['single_rmse_se']:.2f}; "
         f"{summary['level']:.0%} split-conformal intervals covered {summary['coverage']:.1%} of "
-        f"{summary['test_rows']} test rows with a mean width of {summary['width_mean']:.1f} MPa."
+        f"{summary['test_rows']} test rows with a mean width of "
+        f"{dataset.amount(format(summary['width_mean'], '.1f'))}."
     )
     if "paired" in summary:
         p, peer = summary["paired"], summary["peer"]
         lines += [
             "",
             f"Network minus peer, split by split: {p['rmse_difference_mean']:+.2f} ± "
-            f"{p['rmse_difference_se']:.2f} MPa RMSE (mean ± SE over {summary['splits']} splits); the "
+            f"{dataset.amount(format(p['rmse_difference_se'], '.2f'))} RMSE "
+            f"(mean ± SE over {summary['splits']} splits); the "
             f"network has the lower RMSE on {p['network_wins']} splits, the peer on {p['peer_wins']}. "
             f"The peer's intervals covered {peer['coverage']:.1%} with a mean width of "
-            f"{peer['width_mean']:.1f} MPa.",
+            f"{dataset.amount(format(peer['width_mean'], '.1f'))}.",
         ]
     if "blend" in summary:
         b = summary["blend"]
         lines += [
             "",
             f"The equal blend's intervals covered {b['coverage']:.1%} with a mean width of "
-            f"{b['width_mean']:.1f} MPa.",
+            f"{dataset.amount(format(b['width_mean'], '.1f'))}.",
         ]
     return "\n".join([*lines, ""])

@@ -1,4 +1,4 @@
-"""The dataset: reading the raw file, validation, summary, split and the standardiser."""
+"""The clean table: summary, split, the standardiser and the baselines (dataset.py reads it)."""
 
 from __future__ import annotations
 
@@ -6,91 +6,22 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from concrete_study.errors import DataError
 from concrete_study.files import check_md5
-from concrete_study.inputs import FEATURES, derive
+from concrete_study.inputs import derive
+
+if TYPE_CHECKING:
+    from concrete_study.dataset import Dataset
 from concrete_study.markdown import markdown_table
 
-# The original header text (double spaces and the trailing space included) -> short name.
-RAW_COLUMNS = {
-    "Cement (component 1)(kg in a m^3 mixture)": "cement",
-    "Blast Furnace Slag (component 2)(kg in a m^3 mixture)": "slag",
-    "Fly Ash (component 3)(kg in a m^3 mixture)": "fly_ash",
-    "Water  (component 4)(kg in a m^3 mixture)": "water",
-    "Superplasticizer (component 5)(kg in a m^3 mixture)": "superplasticizer",
-    "Coarse Aggregate  (component 6)(kg in a m^3 mixture)": "coarse_aggregate",
-    "Fine Aggregate (component 7)(kg in a m^3 mixture)": "fine_aggregate",
-    "Age (day)": "age",
-    "Concrete compressive strength(MPa, megapascals) ": "strength",
-}
-TARGET = "strength"
-COLUMNS = [*FEATURES, TARGET]
-UNITS = {name: "kg/m³" for name in FEATURES[:7]} | {"age": "days", "strength": "MPa"}
 
-
-def read_raw(path: str | Path) -> pd.DataFrame:
-    """Read the original UCI .xls file and return it with short column names, validated."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        raw = pd.read_excel(path, engine="calamine")
-    except Exception as exc:  # calamine raises several types for corrupt files
-        raise DataError(f"{path}: not a readable Excel file ({exc.__class__.__name__})") from None
-    _check_columns(list(raw.columns), list(RAW_COLUMNS), str(path))
-    return validate_table(raw.rename(columns=RAW_COLUMNS)[COLUMNS], source=str(path))
-
-
-def _check_columns(present: list[str], expected: list[str], source: str) -> None:
-    """Exactly the expected columns: name the first missing or unexpected one."""
-    wanted = ", ".join(repr(c) for c in expected)
-    missing = [c for c in expected if c not in present]
-    if missing:
-        raise DataError(f"{source}: missing column {missing[0]!r} (expected {wanted})")
-    extra = [c for c in present if c not in expected]
-    if extra:
-        raise DataError(f"{source}: unexpected column {extra[0]!r} (expected {wanted})")
-
-
-def validate_table(table: pd.DataFrame, source: str, columns: list[str] = COLUMNS) -> pd.DataFrame:
-    """Check that `table` has exactly `columns`, numeric, complete, non-negative, age > 0.
-
-    Returns the table as float64 in the order of `columns`; raises DataError naming `source`.
-    """
-    _check_columns(list(table.columns), columns, source)
-    if len(table) == 0:
-        raise DataError(f"{source}: no data rows")
-    out = pd.DataFrame(index=range(len(table)))
-    for col in columns:
-        values = pd.to_numeric(table[col].reset_index(drop=True), errors="coerce")
-        bad = values.isna() & table[col].reset_index(drop=True).notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{source}: column {col!r} row {row + 1}: non-numeric value {table[col].iloc[row]!r}"
-            )
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna())[0])
-            raise DataError(f"{source}: column {col!r} row {row + 1}: missing value")
-        if not np.isfinite(values).all():
-            row = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise DataError(f"{source}: column {col!r} row {row + 1}: value is not finite")
-        if (values < 0).any():
-            row = int(np.flatnonzero(values < 0)[0])
-            raise DataError(f"{source}: column {col!r} row {row + 1}: negative amount {values[row]}")
-        out[col] = values.astype("float64")
-    if "age" in out and (out["age"] <= 0).any():
-        row = int(np.flatnonzero(out["age"] <= 0)[0])
-        raise DataError(f"{source}: column 'age' row {row + 1}: age must be > 0 days")
-    return out
-
-
-def check_raw_md5(path: str | Path, expected: str | None) -> None:
-    """Refuse a raw file whose content is not the expected one (before any job replaces results)."""
+def check_file_md5(path: str | Path, expected: str | None) -> None:
+    """Refuse a table file whose content is not the expected one (before any job replaces results)."""
     path = Path(path)
     if expected is None or not path.is_file():
         return
@@ -98,17 +29,17 @@ def check_raw_md5(path: str | Path, expected: str | None) -> None:
         path.read_bytes(),
         expected,
         path,
-        "(config key 'data.md5'): the file is not the study's dataset; restore it with "
-        "`dvc checkout data.dvc` or `dvc pull`, or set data.md5 to null to use another file",
+        "(config key 'dataset.md5'): the file is not the study's table; restore it with "
+        "`dvc checkout data.dvc` or `dvc pull`, or set dataset.md5 to null to use another file",
     )
 
 
 def read_clean(path: str | Path) -> pd.DataFrame:
-    """Read the clean CSV written by the ingest step."""
-    return validate_table(pd.read_csv(path), source=str(path))
+    """Read the clean CSV written by the ingest step: the raw inputs, then the target."""
+    return pd.read_csv(path).astype("float64")
 
 
-def summarize_data(table: pd.DataFrame) -> dict:
+def summarize_data(table: pd.DataFrame, dataset: Dataset) -> dict:
     """Rows, columns, exact duplicate rows, per-column statistics and target statistics."""
     columns = {
         col: {
@@ -116,16 +47,16 @@ def summarize_data(table: pd.DataFrame) -> dict:
             "max": float(table[col].max()),
             "mean": float(table[col].mean()),
             "std": float(table[col].std(ddof=1)),
-            "unit": UNITS[col],
+            "unit": dataset.unit(col),
         }
         for col in table.columns
     }
-    target = table[TARGET]
+    target = table[dataset.target]
     return {
         "rows": int(len(table)),
         "columns": int(table.shape[1]),
-        "features": FEATURES,
-        "target": TARGET,
+        "features": dataset.features,
+        "target": dataset.target,
         "duplicate_rows": int(table.duplicated().sum()),
         "missing_values": int(table.isna().sum().sum()),
         "column_stats": columns,
@@ -160,9 +91,11 @@ def summary_markdown(summary: dict) -> str:
         ),
     ]
     t = summary["target_stats"]
+    unit = summary["column_stats"][summary["target"]]["unit"]
     lines += [
         "",
-        f"Target `{summary['target']}` (MPa): mean {t['mean']:.4f}, std {t['std']:.4f}, "
+        f"Target `{summary['target']}`{f' ({unit})' if unit else ''}: mean {t['mean']:.4f}, "
+        f"std {t['std']:.4f}, "
         f"variance {t['variance']:.2f}, median {t['median']:.2f}, range "
         f"{t['min']:.2f} to {t['max']:.2f}.",
         "",
@@ -186,6 +119,25 @@ def split_indices(n_rows: int, fractions: dict[str, float], seed: int) -> dict[s
         "val": np.sort(order[n_train : n_train + n_val]),
         "test": np.sort(order[n_train + n_val :]),
     }
+
+
+# The fewest rows a part may have: val and test rows score, calibrate and bootstrap.
+MIN_PART_ROWS = 10
+
+
+def check_split_sizes(n_rows: int, split: dict, source: str) -> None:
+    """Enough rows for the study's split (`split`: the config's fractions) and for the
+    benchmark's 90/10 splits: each part at least MIN_PART_ROWS, or one DataError saying which."""
+    fractions = {k: float(split[k]) for k in ("train", "val", "test")}
+    parts = {p: len(r) for p, r in split_indices(n_rows, fractions, 0).items()}
+    parts["benchmark test"] = round(0.1 * n_rows)
+    small = [(p, n) for p, n in parts.items() if n < MIN_PART_ROWS]
+    if small:
+        part, n = small[0]
+        raise DataError(
+            f"{source}: too few rows for the split: {n_rows} rows give {part} {n} rows; "
+            f"each part needs at least {MIN_PART_ROWS}"
+        )
 
 
 @dataclass
@@ -225,25 +177,28 @@ class Standardiser:
 
 
 def scaled_arrays(
-    table: pd.DataFrame, split: dict[str, np.ndarray], scaler: Standardiser
+    table: pd.DataFrame, split: dict[str, np.ndarray], scaler: Standardiser, dataset: Dataset
 ) -> dict[str, np.ndarray]:
-    """X_<part> (the scaler's inputs, standardised, float32) and y_<part> (strength in MPa) for
-    each part."""
+    """X_<part> (the scaler's inputs, standardised, float32) and y_<part> (the target) for each
+    part."""
     arrays = {}
     for part, rows in split.items():
         frame = table.iloc[rows]
-        arrays[f"X_{part}"] = scaler.transform(derive(frame, scaler.columns)).astype(np.float32)
-        arrays[f"y_{part}"] = frame[TARGET].to_numpy(dtype=np.float32)
+        x = derive(frame, scaler.columns, dataset.derived, "the table")
+        arrays[f"X_{part}"] = scaler.transform(x).astype(np.float32)
+        arrays[f"y_{part}"] = frame[dataset.target].to_numpy(dtype=np.float32)
     return arrays
 
 
 def fit_and_scale(
-    table: pd.DataFrame, parts: dict[str, np.ndarray], fit: str, columns: list[str] = FEATURES
+    table: pd.DataFrame, parts: dict[str, np.ndarray], fit: str, dataset: Dataset, inputs: str = "raw"
 ) -> tuple[Standardiser, dict[str, np.ndarray]]:
-    """A standardiser of `columns` (raw or derived inputs) fitted on the rows of part `fit` only,
-    and `scaled_arrays` of every part."""
-    scaler = Standardiser.fit(derive(table.iloc[parts[fit]], columns))
-    return scaler, scaled_arrays(table, parts, scaler)
+    """A standardiser of the columns a run with `inputs` reads (raw, or raw and derived: the one
+    path for a run's inputs) fitted on the rows of part `fit` only, and `scaled_arrays` of every
+    part."""
+    columns = dataset.columns(inputs)
+    scaler = Standardiser.fit(derive(table.iloc[parts[fit]], columns, dataset.derived, "the table"))
+    return scaler, scaled_arrays(table, parts, scaler, dataset)
 
 
 def baselines(arrays: dict[str, np.ndarray]) -> dict:

@@ -2,8 +2,8 @@
 
 Each standardised input x becomes relu(W [cos(2π c x), sin(2π c x)] + b) before the MLP reads it:
 FREQUENCIES trainable frequencies c and a linear map to WIDTH values, both its own for every input
-and every seed. A network then bends each input's scale the way the strength needs (the age's
-steps, the water/cement ratio's curve) instead of learning it from one linear layer.
+and every seed. A network then bends each input's scale the way the target needs (steps, curves)
+instead of learning it from one linear layer.
 
 cos and sin are computed from +, *, and rint only (a polynomial after range reduction): libm's and
 numpy's SIMD versions differ between CPUs, and the engine's bytes must not (numerics.py).

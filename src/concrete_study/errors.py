@@ -6,7 +6,7 @@ class ConfigError(ValueError):
 
 
 class DataError(ValueError):
-    """The dataset (or a table of mixtures) is not what the study expects."""
+    """The table (or rows to score) is not what the study expects."""
 
 
 class ModelFileError(ValueError):

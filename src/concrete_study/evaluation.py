@@ -12,7 +12,7 @@ import pandas as pd
 
 
 def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """MSE, RMSE, MAE and R² of predictions in MPa."""
+    """MSE, RMSE, MAE and R² of predictions, in the target's unit."""
     err = pred - true
     mse = float(np.mean(err**2))
     return {
@@ -35,7 +35,7 @@ def conformal_quantile(residuals: np.ndarray, level: float) -> float:
 
 
 def seed_spread(*parts: np.ndarray) -> np.ndarray:
-    """How much a model's members disagree on each row (MPa): the root of the summed seed
+    """How much a model's members disagree on each row, in the target's unit: the root of the summed seed
     variances of its parts, each (seeds, rows), plus for a blend of two parts the squared gap
     between their means."""
     var = sum(np.var(p, axis=0, ddof=1) if len(p) > 1 else np.zeros(p.shape[1]) for p in parts)
@@ -91,7 +91,7 @@ class Interval:
         return cls(level, "spread", conformal_quantile(scores, level), offset)
 
     def half_width(self, spread) -> np.ndarray | float:
-        """The half-width (MPa) at rows of this spread."""
+        """The half-width at rows of this spread."""
         if self.width == "fixed":
             return self.scale
         return self.scale * (np.asarray(spread, dtype=np.float64) + self.offset)
@@ -106,14 +106,18 @@ class Interval:
         )
 
 
-def conformal_interval(pred, half_width) -> tuple[np.ndarray, np.ndarray]:
-    """prediction ± half-width, neither end below 0 MPa: a strength is never negative."""
+def conformal_interval(pred, half_width, lower: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """prediction ± half-width, neither end below `lower` where the table declares a bound on its
+    target (Dataset.lower_bound: concrete's strength is never negative)."""
     pred = np.asarray(pred, dtype=np.float64)
-    return np.maximum(pred - half_width, 0.0), np.maximum(pred + half_width, 0.0)
+    low, high = pred - half_width, pred + half_width
+    if lower is None:
+        return low, high
+    return np.maximum(low, lower), np.maximum(high, lower)
 
 
 def interval_coverage(true, lower, upper) -> float:
-    """The fraction of rows whose strength lies within its interval, bounds included."""
+    """The fraction of rows whose target lies within its interval, bounds included."""
     return float(np.mean((np.asarray(lower) <= true) & (true <= np.asarray(upper))))
 
 

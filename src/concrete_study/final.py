@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import FEATURES, TARGET, baselines, fit_and_scale
+from concrete_study.data import baselines, fit_and_scale
+from concrete_study.dataset import Dataset
 from concrete_study.evaluation import (
     Interval,
     bootstrap_mse_interval,
@@ -42,6 +43,7 @@ def final_model(
     candidates: dict[str, Run],
     seeds: list[int],
     table: pd.DataFrame,
+    dataset: Dataset,
     split: dict[str, np.ndarray],
     device: str,
     peer: dict | None,
@@ -51,28 +53,34 @@ def final_model(
 ) -> FinalModel:
     """Choose, calibrate and retrain on the study's split by the protocol, then test once."""
     splits = study_split(split)
-    inner = {name: inner_predictions(run, seeds, table, splits, device) for name, run in candidates.items()}
+    inner = {
+        name: inner_predictions(run, seeds, table, dataset, splits, device)
+        for name, run in candidates.items()
+    }
     choice = select(inner, candidates)[0]
     run = candidates[choice["candidate"]]
-    ensemble = retrain(run, seeds, table, splits, device)[0]
+    ensemble = retrain(run, seeds, table, dataset, splits, device)[0]
     calibration_parts = [inner[choice["candidate"]]["predictions"][0]]
-    served = Served(ensemble)
+    served = Served(ensemble, dataset.features)
     if peer:
-        peer_choice, boosters = fit_split(peer, seeds, table, splits, 0)
+        peer_choice, boosters = fit_split(peer, seeds, table, dataset, splits, 0)
         calibration_parts.append(np.asarray(peer_choice["inner_val_predictions"]))
-        served = Served(ensemble, [b.model_to_string() for b in boosters], peer_choice["params"])
+        boosters = [b.model_to_string() for b in boosters]
+        served = Served(ensemble, dataset.features, boosters, peer_choice["params"])
     y_val = inner[choice["candidate"]]["y_val"][0]
     interval = Interval.calibrate(*served.blend.calibration(y_val, calibration_parts), level)
     chosen = {"candidate": choice["candidate"], "inner_val_mse": choice["inner_val_mse"]}
-    return tested(run, seeds, table, split, served, interval, chosen, n_boot, repeats)
+    return tested(run, seeds, table, dataset, split, served, interval, chosen, n_boot, repeats)
 
 
-def tested_interval(interval: Interval, n_calibration: int, parts: list[np.ndarray], mean, y_test) -> dict:
+def tested_interval(
+    interval: Interval, n_calibration: int, parts: list[np.ndarray], mean, y_test, lower: float | None
+) -> dict:
     """The interval's record: its calibration, and on the test rows its coverage and widths."""
     half = interval.half_width(seed_spread(*parts)) * np.ones(len(y_test))
     return interval.to_dict() | {
         "calibration_rows": n_calibration,
-        "test_coverage": interval_coverage(y_test, *conformal_interval(mean, half)),
+        "test_coverage": interval_coverage(y_test, *conformal_interval(mean, half, lower)),
         "test_half_width_mean": float(half.mean()),
         "test_half_width_range": [float(half.min()), float(half.max())],
     }
@@ -82,6 +90,7 @@ def tested(
     run: Run,
     seeds: list[int],
     table: pd.DataFrame,
+    dataset: Dataset,
     split: dict[str, np.ndarray],
     served: Served,
     interval: Interval,
@@ -92,23 +101,23 @@ def tested(
     """The one look at the test rows: metrics, predictions, importance and the model file."""
     fit_rows = np.concatenate([split["train"], split["val"]])
     fit, test = table.iloc[fit_rows], table.iloc[split["test"]]
-    y_test = test[TARGET].to_numpy(np.float64)
+    y_test = test[dataset.target].to_numpy(np.float64)
     names = [seed_key(s) for s in seeds]
     parts = served.parts(test)  # the one look at the test rows
     per_seed = served.blend.combine(parts)
     mean = per_seed.mean(axis=0)
     fit_pred = served.predict(fit).mean(axis=0)
     # The baselines read the raw inputs, whatever the network reads.
-    base = baselines(fit_and_scale(table, {"train": fit_rows, "test": split["test"]}, fit="train")[1])
+    base = baselines(fit_and_scale(table, {"train": fit_rows, "test": split["test"]}, "train", dataset)[1])
     seed_metrics = {n: regression_metrics(y_test, per_seed[r]) for r, n in enumerate(names)}
     seed_mse = [m["mse"] for m in seed_metrics.values()]
-    interval_record = tested_interval(interval, len(split["val"]), parts, mean, y_test)
+    interval_record = tested_interval(interval, len(split["val"]), parts, mean, y_test, dataset.lower_bound())
     ens = regression_metrics(y_test, mean)
     metrics = {f"test_{k}": v for k, v in ens.items()} | {
         "test_mse_ci95": list(bootstrap_mse_interval(y_test, mean, n_boot)),
         "test_mse_mean_single_seed": float(np.mean(seed_mse)),
         "test_mse_std_single_seed": float(np.std(seed_mse, ddof=1)) if len(seeds) > 1 else 0.0,
-        "train_mse": float(np.mean((fit_pred - fit[TARGET].to_numpy(np.float64)) ** 2)),
+        "train_mse": float(np.mean((fit_pred - fit[dataset.target].to_numpy(np.float64)) ** 2)),
         "baseline_mean_test_mse": base["mean_mse_test"],
         "baseline_linear_test_mse": base["linear_mse_test"],
         "test_rows": len(y_test),
@@ -124,23 +133,24 @@ def tested(
         for name, part in zip(("network", "peer"), parts, strict=True):
             metrics[name] = regression_metrics(y_test, part.mean(axis=0))
         metrics["blend"] = served.description()
-    input_range = {f: [float(fit[f].min()), float(fit[f].max())] for f in FEATURES}
+    input_range = {f: [float(fit[f].min()), float(fit[f].max())] for f in dataset.features}
     return FinalModel(
-        bundle=model_bundle(run.params(), seeds, served, metrics, interval_record, input_range),
+        bundle=model_bundle(run.params(), seeds, served, metrics, interval_record, input_range, dataset),
         metrics=metrics,
         test_predictions=test.assign(predicted=mean, **{n: per_seed[r] for r, n in enumerate(names)}),
         fit_predictions=fit.assign(predicted=fit_pred),
-        importance=importance(served, test, repeats),
+        importance=importance(served, test, dataset, repeats),
     )
 
 
-def importance(served: Served, test: pd.DataFrame, repeats: int) -> pd.DataFrame:
+def importance(served: Served, test: pd.DataFrame, dataset: Dataset, repeats: int) -> pd.DataFrame:
     """Permutation importance of the served model on the test rows: the raw inputs, each shuffled
     in turn (derived inputs follow the raw ones they come from)."""
+    features = dataset.features
     return permutation_importance(
-        lambda x: served.predict(pd.DataFrame(x, columns=FEATURES)).mean(axis=0),
-        test[FEATURES].to_numpy(np.float64),
-        test[TARGET].to_numpy(np.float64),
-        FEATURES,
+        lambda x: served.predict(pd.DataFrame(x, columns=features)).mean(axis=0),
+        test[features].to_numpy(np.float64),
+        test[dataset.target].to_numpy(np.float64),
+        features,
         repeats,
     )

@@ -24,12 +24,11 @@ def analytic_parameter_count(n_inputs: int, hidden: list[int]) -> int:
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in layer_sizes(n_inputs, hidden))
 
 
-def run_parameter_count(run) -> int:
-    """The parameters of one model of `run` (runs.Run): its embedding's, where it has one, and its
-    MLP's over the inputs it reads."""
+def run_parameter_count(run, n_inputs: int) -> int:
+    """The parameters of one model of `run` (runs.Run) over `n_inputs` inputs: its embedding's,
+    where it has one, and its MLP's."""
     from concrete_study import embedding
 
-    n_inputs = len(run.columns)
     if run.embedding == "none":
         return analytic_parameter_count(n_inputs, run.hidden)
     embedded = sum(math.prod(shape) for shape in embedding.shapes(n_inputs))

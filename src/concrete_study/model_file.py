@@ -1,5 +1,5 @@
-"""The final model's file: the seed ensemble with its scaler, saved and loaded safely, and used
-to score new mixtures."""
+"""The final model's file: the seed ensemble with its scaler and its table's facts (Dataset),
+saved and loaded safely, and used to score new rows of the table's raw inputs."""
 
 from __future__ import annotations
 
@@ -12,25 +12,34 @@ import pandas as pd
 import torch
 
 from concrete_study import embedding
-from concrete_study.data import FEATURES, TARGET, Standardiser, validate_table
-from concrete_study.errors import ModelFileError
+from concrete_study.data import Standardiser
+from concrete_study.dataset import Dataset
+from concrete_study.errors import DataError, ModelFileError
 from concrete_study.evaluation import Blend, Interval, conformal_interval, seed_spread
-from concrete_study.inputs import DERIVED, derive
+from concrete_study.inputs import derive, parse
 from concrete_study.model import EMBEDDING_KEYS, build_mlp
 
-MODEL_FORMAT = "concrete-study-model/7"
+MODEL_FORMAT = "concrete-study-model/8"
 
 
 class Ensemble:
-    """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw
-    or derived, see inputs.py) computed from them, and embedded (embedding.py) where the state
-    dicts hold an embedding. Each seed predicts the mean of its members' predictions: the members
-    are its weights after its last epoch and after any snapshot epochs it keeps (Run.members)."""
+    """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw,
+    or derived by `derived`'s expressions: inputs.py) computed from them, and embedded
+    (embedding.py) where the state dicts hold an embedding. Each seed predicts the mean of its
+    members' predictions: the members are its weights after its last epoch and after any
+    snapshot epochs it keeps (Run.members)."""
 
-    def __init__(self, hidden: list[int], scaler: Standardiser, state_dicts: dict[str, list[dict]]):
+    def __init__(
+        self,
+        hidden: list[int],
+        scaler: Standardiser,
+        state_dicts: dict[str, list[dict]],
+        derived: dict[str, str],
+    ):
         self.hidden = list(hidden)
         self.scaler = scaler
         self.state_dicts = state_dicts
+        self.derived = derived
         self.models = {name: [self._member(name, sd) for sd in sds] for name, sds in state_dicts.items()}
 
     def _member(self, name: str, sd: dict) -> tuple[torch.nn.Module, list[np.ndarray]]:
@@ -61,8 +70,10 @@ class Ensemble:
                 out.append(per_member[0] if len(per_member) == 1 else np.mean(per_member, axis=0))
         return np.stack(out)
 
-    def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
-        return self.predict_scaled(self.scaler.transform(derive(frame, self.scaler.columns, source)))
+    def predict(self, frame: pd.DataFrame, source: str = "rows") -> np.ndarray:
+        return self.predict_scaled(
+            self.scaler.transform(derive(frame, self.scaler.columns, self.derived, source))
+        )
 
 
 class Served:
@@ -70,21 +81,28 @@ class Served:
     (evaluation.Blend) with the peer's LightGBM boosters, seed k with seed k (kept as the model
     strings LightGBM writes: plain text, which torch's safe loading accepts)."""
 
-    def __init__(self, ensemble: Ensemble, boosters: list[str] | None = None, params: dict | None = None):
-        self.ensemble, self.boosters, self.params = ensemble, boosters or [], params
+    def __init__(
+        self,
+        ensemble: Ensemble,
+        features: list[str],
+        boosters: list[str] | None = None,
+        params: dict | None = None,
+    ):
+        self.ensemble, self.features, self.boosters, self.params = ensemble, features, boosters or [], params
         self.blend = Blend(parts=2 if self.boosters else 1)
         self._trees = None
 
-    def parts(self, frame: pd.DataFrame, source: str = "mixtures") -> list[np.ndarray]:
-        """Each part's predictions per seed, (seeds, rows): the network's, then the peer's."""
+    def parts(self, frame: pd.DataFrame, source: str = "rows") -> list[np.ndarray]:
+        """Each part's predictions per seed, (seeds, rows): the network's, then the peer's (on the
+        raw inputs, `features`)."""
         parts = [self.ensemble.predict(frame, source)]
         if self.boosters:
-            x = frame[FEATURES].to_numpy(np.float64)
+            x = frame[self.features].to_numpy(np.float64)
             parts.append(np.stack([t.predict(x) for t in self.trees()]))
         return parts
 
-    def predict(self, frame: pd.DataFrame, source: str = "mixtures") -> np.ndarray:
-        """Every seed's predicted strength, (seeds, rows), from raw mixtures."""
+    def predict(self, frame: pd.DataFrame, source: str = "rows") -> np.ndarray:
+        """Every seed's prediction of the target, (seeds, rows), from raw inputs."""
         return self.blend.combine(self.parts(frame, source))
 
     def trees(self) -> list:
@@ -109,20 +127,27 @@ class Served:
 
 
 def model_bundle(
-    run: dict, seeds: list[int], served: Served, metrics: dict, interval: dict, input_range: dict
+    run: dict,
+    seeds: list[int],
+    served: Served,
+    metrics: dict,
+    interval: dict,
+    input_range: dict,
+    dataset: Dataset,
 ) -> dict:
     """Everything needed to predict, in types that torch.load(weights_only=True) accepts.
 
     `interval` holds the conformal interval (evaluation.Interval) and its record on the test
     rows; `input_range` the [min, max] of each
     input over the training rows, beyond which a prediction is an extrapolation; `peer` the
-    peer's parameters and boosters, or None for the network alone.
+    peer's parameters and boosters, or None for the network alone; `dataset` the table's facts
+    (its inputs, target, units, bounds and derived inputs' expressions).
     """
     ensemble = served.ensemble
     return {
         "format": MODEL_FORMAT,
-        "features": list(FEATURES),
-        "target": TARGET,
+        "description": description(dataset),
+        "dataset": dataset.params(),
         "hidden": ensemble.hidden,
         "run": dict(run),
         "seeds": list(seeds),
@@ -135,34 +160,70 @@ def model_bundle(
     }
 
 
+def description(dataset: Dataset) -> str:
+    """What the model predicts from what, in words."""
+    return (
+        f"predicts {dataset.label(dataset.target)} of the table {dataset.name!r} from its raw inputs "
+        f"{', '.join(dataset.features)}"
+    )
+
+
+def output_columns(target: str) -> list[str]:
+    """The columns `predict` adds, named after the target: the mean and std over seeds, the
+    interval's ends, and the inputs outside the training range."""
+    return [
+        f"predicted_{target}",
+        f"predicted_{target}_std",
+        f"lower_{target}",
+        f"upper_{target}",
+        "out_of_range",
+    ]
+
+
 @dataclass
 class Model:
-    """A final model as its file holds it: what it serves, its split-conformal interval, each
-    input's range over the training rows, and the whole content (run, seeds, metrics)."""
+    """A final model as its file holds it: its table's facts, what it serves, its split-conformal
+    interval, each input's range over the training rows, and the whole content (run, seeds,
+    metrics)."""
 
+    dataset: Dataset
     served: Served
     interval: Interval
     input_range: dict[str, list[float]]
     content: dict
 
     def predict_table(self, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-        """The input rows with the predicted strength (mean and std over seeds), its interval, and
+        """The input rows with the predicted target (mean and std over seeds), its interval, and
         the inputs outside the range seen in training."""
-        # A known strength column may stay (to compare); any other extra column is an error.
-        inputs = validate_table(frame.drop(columns=[TARGET], errors="ignore"), source, FEATURES)
+        # A known target column may stay (to compare); any other extra column is an error.
+        inputs = self.dataset.check_rows(frame, source)
         parts = self.served.parts(inputs, source)
         pred = self.served.blend.combine(parts)
+        mean, std, lower, upper, outside = output_columns(self.dataset.target)
         out = frame.copy()
-        out["predicted_strength_mpa"] = pred.mean(axis=0)
-        out["predicted_strength_std_mpa"] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
-        out["lower_mpa"], out["upper_mpa"] = conformal_interval(
-            out["predicted_strength_mpa"], self.interval.half_width(seed_spread(*parts))
+        out[mean] = pred.mean(axis=0)
+        out[std] = pred.std(axis=0, ddof=1) if len(pred) > 1 else 0.0
+        out[lower], out[upper] = conformal_interval(
+            out[mean], self.interval.half_width(seed_spread(*parts)), self.dataset.lower_bound()
         )
-        outside = pd.DataFrame(
-            {f: ~inputs[f].between(*self.input_range[f]) for f in FEATURES}, index=inputs.index
+        features = self.dataset.features
+        beyond = pd.DataFrame(
+            {f: ~inputs[f].between(*self.input_range[f]) for f in features}, index=inputs.index
         )
-        out["out_of_range"] = [",".join(f for f in FEATURES if row[f]) for _, row in outside.iterrows()]
+        out[outside] = [",".join(f for f in features if row[f]) for _, row in beyond.iterrows()]
         return out
+
+
+def _checked_dataset(path: Path, data: dict) -> Dataset:
+    """The model's table as its file describes it: derived inputs only in the language
+    (inputs.py), since the file may come from elsewhere, and every input the scaler reads."""
+    dataset = Dataset.from_params(data["dataset"])
+    for name, expression in dataset.derived.items():
+        parse(expression, dataset.features, f"derived input {name!r}")
+    unknown = [c for c in data["scaler"]["columns"] if c not in dataset.columns("derived")]
+    if unknown:
+        raise ModelFileError(f"{path}: reads an input its table does not define: {unknown[0]!r}")
+    return dataset
 
 
 def load_model(path: str | Path) -> Model:
@@ -186,29 +247,29 @@ def load_model(path: str | Path) -> Model:
             f"{path}: format {data['format']}, this version reads {MODEL_FORMAT}: rebuild it "
             "(snakemake results/final/model.pt)"
         )
-    if data.get("features") != FEATURES:
-        raise ModelFileError(f"{path}: feature list {data.get('features')} differs from {FEATURES}")
-    unknown = [c for c in data.get("scaler", {}).get("columns", []) if c not in FEATURES and c not in DERIVED]
-    if unknown:
-        raise ModelFileError(f"{path}: reads an input this version cannot compute: {unknown[0]!r}")
     try:
+        dataset = _checked_dataset(path, data)
         state_dicts = data["state_dicts"]
         if not all(isinstance(sds, list) and sds for sds in state_dicts.values()):
             raise TypeError("a seed's weights are not a list of its members")
-        ensemble = Ensemble(data["hidden"], Standardiser.from_dict(data["scaler"]), state_dicts)
+        scaler = Standardiser.from_dict(data["scaler"])
+        ensemble = Ensemble(data["hidden"], scaler, state_dicts, dataset.derived)
         peer = data.get("peer")
-        served = Served(ensemble, *(peer["boosters"], peer["params"]) if peer else ())
+        served = Served(ensemble, dataset.features, *(peer["boosters"], peer["params"]) if peer else ())
         if peer and (
             len(served.boosters) != len(ensemble.models)
             or not all(isinstance(b, str) for b in served.boosters)
         ):
             raise TypeError("the peer's boosters")
         model = Model(
+            dataset,
             served,
             Interval.from_dict(data["interval"]),
-            {f: data["input_range"][f] for f in FEATURES},
+            {f: data["input_range"][f] for f in dataset.features},
             data,
         )
+    except DataError as exc:
+        raise ModelFileError(f"{path}: refused: {exc}") from None
     except (KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelFileError(f"{path}: damaged model file ({first})") from None

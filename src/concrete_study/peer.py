@@ -14,13 +14,15 @@ study's split (protocol.study_split).
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import TARGET
-from concrete_study.inputs import FEATURES
 from concrete_study.records import seed_key
+
+if TYPE_CHECKING:
+    from concrete_study.dataset import Dataset
 
 BAGGING_FRACTION = 0.8  # each round's boosters see this fraction of the rows
 
@@ -96,27 +98,29 @@ def retrain(peer: dict, choice: dict, seeds: list[int], x, y) -> list:
     ]
 
 
-def raw_rows(table: pd.DataFrame, rows) -> tuple[np.ndarray, np.ndarray]:
-    """The raw inputs and the strength of these rows: what the trees read and learn."""
+def raw_rows(table: pd.DataFrame, dataset: Dataset, rows) -> tuple[np.ndarray, np.ndarray]:
+    """The raw inputs and the target of these rows: what the trees read and learn."""
     part = table.iloc[rows]
-    return part[FEATURES].to_numpy(np.float64), part[TARGET].to_numpy(np.float64)
+    return part[dataset.features].to_numpy(np.float64), part[dataset.target].to_numpy(np.float64)
 
 
-def fit_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int) -> tuple[dict, list]:
+def fit_split(
+    peer: dict, seeds: list[int], table: pd.DataFrame, dataset: Dataset, splits: dict, s: int
+) -> tuple[dict, list]:
     """Split `s`: the choice on its inner rows (`tune`), and each seed's booster retrained on all
     its training rows."""
-    x, y = raw_rows(table, splits["inner_train"][s])
-    x_val, y_val = raw_rows(table, splits["inner_val"][s])
+    x, y = raw_rows(table, dataset, splits["inner_train"][s])
+    x_val, y_val = raw_rows(table, dataset, splits["inner_val"][s])
     choice = {"split": s, **tune(peer, seeds, x, y, x_val, y_val)}
-    return choice, retrain(peer, choice, seeds, *raw_rows(table, splits["train"][s]))
+    return choice, retrain(peer, choice, seeds, *raw_rows(table, dataset, splits["train"][s]))
 
 
-def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, splits: dict, s: int):
+def peer_split(peer: dict, seeds: list[int], table: pd.DataFrame, dataset: Dataset, splits: dict, s: int):
     """Split `s` of the benchmark: the choice, and the retrained seeds' test predictions."""
-    choice, boosters = fit_split(peer, seeds, table, splits, s)
-    x_test, y_test = raw_rows(table, splits["test"][s])
+    choice, boosters = fit_split(peer, seeds, table, dataset, splits, s)
+    x_test, y_test = raw_rows(table, dataset, splits["test"][s])
     per_seed = np.stack([b.predict(x_test) for b in boosters])
-    frame = pd.DataFrame({"split": s, "row": splits["test"][s], "strength": y_test})
+    frame = pd.DataFrame({"split": s, "row": splits["test"][s], dataset.target: y_test})
     frame = frame.assign(
         predicted=per_seed.mean(axis=0), **{seed_key(k): per_seed[i] for i, k in enumerate(seeds)}
     )

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from concrete_study.data import FEATURES, TARGET, UNITS  # noqa: E402
+from concrete_study.dataset import Dataset  # noqa: E402
 from concrete_study.files import atomic_path  # noqa: E402
 
 STYLE = {
@@ -27,7 +27,6 @@ STYLE = {
     "legend.frameon": False,
 }
 COLOURS = plt.get_cmap("tab10").colors
-MSE_LABEL = "MSE (MPa²)"
 
 
 def _save(fig, path: str | Path) -> None:
@@ -42,33 +41,36 @@ def _figure(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
-def cement_histogram(table: pd.DataFrame, path) -> None:
-    """Figure 1: distribution of the cement content."""
+def input_histogram(table: pd.DataFrame, dataset: Dataset, path) -> None:
+    """Figure 1: distribution of the input the figures show (Dataset.figure_input)."""
+    column = dataset.figure_input
     fig, ax = _figure(figsize=(6, 4))
-    ax.hist(table["cement"], bins=30, color=COLOURS[0], edgecolor="white")
-    ax.set(xlabel=f"cement ({UNITS['cement']})", ylabel="mixtures", title="Cement content")
+    ax.hist(table[column], bins=30, color=COLOURS[0], edgecolor="white")
+    ax.set(xlabel=dataset.label(column), ylabel="rows", title=f"Distribution of {column}")
     _save(fig, path)
 
 
-def input_boxplots(table: pd.DataFrame, path) -> None:
+def input_boxplots(table: pd.DataFrame, dataset: Dataset, path) -> None:
     """Figure 2: box plots of all inputs, standardised so that they share one axis."""
-    z = (table[FEATURES] - table[FEATURES].mean()) / table[FEATURES].std(ddof=0)
-    fig, ax = _figure(figsize=(8, 4.5))
-    ax.boxplot([z[c] for c in FEATURES], vert=False, tick_labels=FEATURES, flierprops={"ms": 3})
+    features = dataset.features
+    z = (table[features] - table[features].mean()) / table[features].std(ddof=0)
+    fig, ax = _figure(figsize=(8, max(4.5, 0.35 * len(features) + 1.7)))
+    ax.boxplot([z[c] for c in features], vert=False, tick_labels=features, flierprops={"ms": 3})
     ax.invert_yaxis()
     ax.set(xlabel="standardised value (z-score)", title="Inputs: spread, skew and outliers")
     _save(fig, path)
 
 
-def cement_strength_hist2d(table: pd.DataFrame, path) -> None:
-    """Figure 3: joint density of cement and strength."""
+def input_target_hist2d(table: pd.DataFrame, dataset: Dataset, path) -> None:
+    """Figure 3: joint density of the figures' input and the target."""
+    column = dataset.figure_input
     fig, ax = _figure(figsize=(6, 4.5))
-    *_, image = ax.hist2d(table["cement"], table[TARGET], bins=25, cmap="viridis", cmin=1)
-    fig.colorbar(image, ax=ax, label="mixtures per bin")
+    *_, image = ax.hist2d(table[column], table[dataset.target], bins=25, cmap="viridis", cmin=1)
+    fig.colorbar(image, ax=ax, label="rows per bin")
     ax.set(
-        xlabel=f"cement ({UNITS['cement']})",
-        ylabel=f"strength ({UNITS[TARGET]})",
-        title="Cement vs compressive strength",
+        xlabel=dataset.label(column),
+        ylabel=dataset.label(dataset.target),
+        title=f"{column} vs {dataset.target}",
     )
     ax.grid(False)
     _save(fig, path)
@@ -88,7 +90,9 @@ def _per_seed(history: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarra
     return wide.index.to_numpy(), wide.to_numpy()
 
 
-def learning_curves(curves: list[tuple[str, pd.DataFrame]], baseline: float, path, title: str) -> None:
+def learning_curves(
+    curves: list[tuple[str, pd.DataFrame]], baseline: float, path, title: str, dataset: Dataset
+) -> None:
     """Figures 5, 7, 8: train (dashed) and val (solid) MSE per epoch; mean and spread of seeds.
 
     `curves` holds (label, history of the run); `baseline` is the mean-predictor's val MSE,
@@ -103,7 +107,7 @@ def learning_curves(curves: list[tuple[str, pd.DataFrame]], baseline: float, pat
         _band(ax, x, val, colour, "-", f"{label} val")
     ax.axhline(baseline, color="black", lw=1, ls=":", label=f"mean predictor (val) {baseline:.1f}")
     ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel=MSE_LABEL, title=title)
+    ax.set(xlabel="epoch", ylabel=dataset.mse_label(), title=title)
     ax.legend(ncol=2)
     _save(fig, path)
 
@@ -205,18 +209,21 @@ def first_layer_gradient_vs_depth(rows: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def predicted_vs_true(panels: list[tuple[str, np.ndarray, np.ndarray]], path, title: str) -> None:
-    """Figures 18-20: predicted against true strength, with the diagonal of perfect predictions."""
+def predicted_vs_true(
+    panels: list[tuple[str, np.ndarray, np.ndarray]], path, title: str, dataset: Dataset
+) -> None:
+    """Figures 18-20: predicted against true target, with the diagonal of perfect predictions."""
     fig, axes = _figure(1, len(panels), figsize=(5 * len(panels), 4.6), squeeze=False)
     for ax, (label, true, pred) in zip(axes[0], panels, strict=True):
-        lo = float(min(true.min(), np.nanmin(pred), 0))
+        # From the target's declared bound where there is one (0 for concrete): an axis from 0.
+        lo = float(min(true.min(), np.nanmin(pred), *[b for b in [dataset.lower_bound()] if b is not None]))
         hi = float(max(true.max(), np.nanmax(pred))) * 1.04  # room for the points on the edge
         ax.scatter(true, pred, s=10, alpha=0.6, color=COLOURS[0])
         ax.plot([lo, hi], [lo, hi], color="crimson", lw=1, label="predicted = true")
         mse = float(np.mean((pred - true) ** 2))
         ax.set(
-            xlabel="true strength (MPa)",
-            ylabel="predicted strength (MPa)",
+            xlabel=f"true {dataset.label(dataset.target)}",
+            ylabel=f"predicted {dataset.label(dataset.target)}",
             title=f"{label}: MSE {mse:.2f}",
             xlim=(lo, hi),
             ylim=(lo, hi),
@@ -227,7 +234,7 @@ def predicted_vs_true(panels: list[tuple[str, np.ndarray, np.ndarray]], path, ti
     _save(fig, path)
 
 
-def feature_importance(table: pd.DataFrame, path) -> None:
+def feature_importance(table: pd.DataFrame, path, dataset: Dataset) -> None:
     """Permutation importance: increase of test MSE when one input is shuffled."""
     table = table.sort_values("mse_increase_mean")
     fig, ax = _figure(figsize=(6, 4))
@@ -239,13 +246,16 @@ def feature_importance(table: pd.DataFrame, path) -> None:
         capsize=3,
     )
     ax.set(
-        xlabel="increase in test MSE when shuffled (MPa²)",
+        xlabel="increase in test MSE when shuffled"
+        + (f" ({dataset.mse_unit()})" if dataset.mse_unit() else ""),
         title="Permutation feature importance (final ensemble)",
     )
     _save(fig, path)
 
 
-def benchmark_rmse(per_split: pd.DataFrame, comparison: pd.DataFrame, path) -> None:
+def benchmark_rmse(
+    per_split: pd.DataFrame, comparison: pd.DataFrame, path, dataset: Dataset, splits: str
+) -> None:
     """Test RMSE of each benchmark split (ensemble and mean single model), this project's mean,
     and the published means on the same protocol drawn across."""
     fig, ax = _figure(figsize=(9, 5))
@@ -282,8 +292,8 @@ def benchmark_rmse(per_split: pd.DataFrame, comparison: pd.DataFrame, path) -> N
         )
     ax.set(
         xlabel="split",
-        ylabel="test RMSE (MPa)",
-        title=f"Standard benchmark: test RMSE over {len(per_split)} published 90/10 splits",
+        ylabel=dataset.in_unit("test RMSE"),
+        title=f"Standard benchmark: test RMSE over {len(per_split)} {splits} 90/10 splits",
         xticks=x,
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from concrete_study.data import TARGET, fit_and_scale
+from concrete_study.data import fit_and_scale
 from concrete_study.files import atomic_path
 from concrete_study.records import seed_key
 from concrete_study.runs import Run
 
 if TYPE_CHECKING:
+    from concrete_study.dataset import Dataset
     from concrete_study.model_file import Ensemble
 
 
@@ -54,21 +55,22 @@ def _train_splits(run: Run, seeds: list[int], parts: list[tuple], device: str):
 
 
 def inner_predictions(
-    run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, device: str
+    run: Run, seeds: list[int], table: pd.DataFrame, dataset: Dataset, splits: dict, device: str
 ) -> dict[str, np.ndarray]:
     """Train the candidate on each split's inner training rows (scaler fitted there); return its
-    inner-validation predictions per seed, (splits, seeds, rows), and those rows' strength,
+    inner-validation predictions per seed, (splits, seeds, rows), and those rows' target,
     (splits, rows)."""
     parts = []
     for inner_train, inner_val in zip(splits["inner_train"], splits["inner_val"], strict=True):
-        _, a = fit_and_scale(table, {"fit": inner_train, "val": inner_val}, fit="fit", columns=run.columns)
+        parts_rows = {"fit": inner_train, "val": inner_val}
+        _, a = fit_and_scale(table, parts_rows, fit="fit", dataset=dataset, inputs=run.inputs)
         parts.append((a["X_fit"], a["y_fit"], a["X_val"], a["y_val"]))
     result = _train_splits(run, seeds, parts, device)
     return {
         "predictions": result.member_predictions(run.members)
         .reshape(len(parts), len(seeds), -1)
         .astype(np.float64),
-        "y_val": np.stack([table.iloc[rows][TARGET].to_numpy() for rows in splits["inner_val"]]),
+        "y_val": np.stack([table.iloc[rows][dataset.target].to_numpy() for rows in splits["inner_val"]]),
     }
 
 
@@ -114,7 +116,9 @@ def select(candidates: dict[str, dict], runs: dict[str, Run]) -> list[dict]:
     return chosen
 
 
-def retrain(run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, device: str) -> list[Ensemble]:
+def retrain(
+    run: Run, seeds: list[int], table: pd.DataFrame, dataset: Dataset, splits: dict, device: str
+) -> list[Ensemble]:
     """The candidate retrained on all training rows of each split (scaler refitted there), every
     split and seed side by side: one seed ensemble a split. Nothing is held out, so nothing is
     validated."""
@@ -122,14 +126,17 @@ def retrain(run: Run, seeds: list[int], table: pd.DataFrame, splits: dict, devic
 
     parts, scalers = [], []
     for train_rows in splits["train"]:
-        scaler, a = fit_and_scale(table, {"fit": train_rows}, fit="fit", columns=run.columns)
+        scaler, a = fit_and_scale(table, {"fit": train_rows}, fit="fit", dataset=dataset, inputs=run.inputs)
         parts.append((a["X_fit"], a["y_fit"]))
         scalers.append(scaler)
     weights = _train_splits(run, seeds, parts, device).member_weights(run.members)
     names = [seed_key(s) for s in seeds]
     return [
         Ensemble(
-            run.hidden, scaler, dict(zip(names, weights[i * len(seeds) : (i + 1) * len(seeds)], strict=True))
+            run.hidden,
+            scaler,
+            dict(zip(names, weights[i * len(seeds) : (i + 1) * len(seeds)], strict=True)),
+            dataset.derived,
         )
         for i, scaler in enumerate(scalers)
     ]

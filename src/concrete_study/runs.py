@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from concrete_study.errors import ConfigError
-from concrete_study.inputs import INPUT_SETS
 from concrete_study.records import run_history
 
 if TYPE_CHECKING:  # the Snakefile imports this module: pandas only where a table is read
@@ -66,7 +65,7 @@ class Run:
     batch_size: int = 64
     epochs: int = 300
     standardize_target: bool = False
-    inputs: str = "raw"  # the raw inputs, or with derived ones (inputs.INPUT_SETS)
+    inputs: str = "raw"  # the raw inputs, or with the table's derived ones (Dataset.columns)
     weight_decay: float = 0.0  # adam: decoupled (AdamW); sgd: an L2 term in the gradient
     embedding: str = "none"  # none, or periodic (embedding.py)
     # The initial frequencies' standard deviations, each input's frequencies split evenly among
@@ -124,11 +123,6 @@ class Run:
             if self.uses(f.name) and not (f.name in OPTIONAL and value == f.default):
                 out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
-
-    @property
-    def columns(self) -> list[str]:
-        """The inputs the network reads, raw and derived (inputs.derive computes them)."""
-        return INPUT_SETS[self.inputs]
 
     @property
     def members(self) -> tuple[int, ...]:

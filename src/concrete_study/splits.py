@@ -1,4 +1,5 @@
-"""The standard benchmark's 20 published train/test splits: reading, checking, inner splits.
+"""The standard benchmark's train/test splits (published ones, or seeded random ones): reading,
+checking, inner splits.
 
 Each split is a pair of files `index_train_N.txt` / `index_test_N.txt` of 0-based row positions
 of the spreadsheet, one a line. Every problem is one DataError line naming the file.
@@ -109,6 +110,16 @@ def check_md5s(directory: str | Path, md5_file: str | Path, n_splits: int) -> No
                 "restore it with `dvc checkout data.dvc` or `dvc pull`"
             )
             check_md5(path.read_bytes(), expected[name], path, why)
+
+
+def random_splits(n_rows: int, n_splits: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """Seeded random 90/10 splits, for a table without published ones: split N from seed + N."""
+    n_test = round(0.1 * n_rows)
+    splits = []
+    for i in range(n_splits):
+        order = np.random.default_rng(seed + i).permutation(n_rows)
+        splits.append({"train": np.sort(order[n_test:]), "test": np.sort(order[:n_test])})
+    return splits
 
 
 def inner_split(train: np.ndarray, val_fraction: float, seed: int) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from concrete_study.dataset import Dataset
 from concrete_study.markdown import render
 
 # The three models the benchmark measures, as every table names them.
@@ -15,8 +16,13 @@ METHODS = {
     "peer": "LightGBM peer, a seed ensemble tuned per split on the same inner rows",
     "blend": "Equal blend of the network and the peer",
 }
-# The original study's final test MSE (shared/reference/study-report.txt, Figure 20).
-ORIGINAL_TEST_MSE = 30.4062
+# The columns of a published-results file (dataset.published).
+PUBLISHED_COLUMNS = ["method", "rmse", "error", "error_kind", "protocol", "comparable", "source"]
+
+
+def read_published(paths: list[str]) -> pd.DataFrame:
+    """The published results (dataset.published: a list of one file, or of none)."""
+    return pd.read_csv(paths[0]) if paths else pd.DataFrame(columns=PUBLISHED_COLUMNS)
 
 
 def headline(final: dict, benchmark: dict) -> dict:
@@ -64,8 +70,9 @@ def final_name(final: dict) -> str:
     return f"Final model: {network}, {seeds}-seed ensemble"
 
 
-def final_rows(final: dict) -> list[list[str]]:
-    """The final model, its parts alone, and what it is compared with, on the same test rows."""
+def final_rows(final: dict, dataset: Dataset, reference: dict | None) -> list[list[str]]:
+    """The final model, its parts alone, and what it is compared with on the same test rows: a
+    reference result where the config gives one (dataset.reference), the baselines."""
     lo, hi = (math.sqrt(v) for v in final["test_mse_ci95"])
 
     def scores(name: str, m: dict) -> list[str]:
@@ -85,9 +92,9 @@ def final_rows(final: dict) -> list[list[str]]:
         ours,
         *parts,
         by_mse("Mean single seed", final["test_mse_mean_single_seed"]),
-        by_mse("Original study's final model", ORIGINAL_TEST_MSE),
+        *([by_mse(reference["name"], reference["test_mse"])] if reference else []),
         by_mse("Linear regression", final["baseline_linear_test_mse"]),
-        by_mse("Mean strength", final["baseline_mean_test_mse"]),
+        by_mse(f"Mean {dataset.target}", final["baseline_mean_test_mse"]),
     ]
 
 
@@ -106,12 +113,14 @@ def benchmark_rows(benchmark: dict, published: pd.DataFrame) -> list[list[str]]:
         ],
     )
     comparable = published[published["comparable"] == "yes"]
+    if comparable.empty:
+        return rows
     best = comparable.loc[comparable["rmse"].idxmin()]
     error = f" ± {best['error']:.2f}" + (" (sd)" if best["error_kind"] == "sd" else "")
     return [*rows, [f"Best published: {best['method']}", f"{best['rmse']:.2f}{error}", best["source"]]]
 
 
-def interval_text(final: dict, benchmark: dict) -> str:
+def interval_text(final: dict, benchmark: dict, dataset: Dataset) -> str:
     """The intervals' level, coverage and width, on the final model's and the benchmark's test rows."""
     interval = final["interval"]
     low, high = interval["test_half_width_range"]
@@ -122,33 +131,48 @@ def interval_text(final: dict, benchmark: dict) -> str:
         ("the blend", benchmark.get("blend")),
     ]
     measured = "; ".join(
-        f"{name} {b['coverage']:.1%}, mean width {b['width_mean']:.1f} MPa" for name, b in models if b
+        f"{name} {b['coverage']:.1%}, mean width {dataset.amount(format(b['width_mean'], '.1f'))}"
+        for name, b in models
+        if b
     )
     return (
         f"{interval['level']:.0%} split-conformal intervals, wider where the seeds and models disagree: "
-        f"the final model's, ± {interval['test_half_width_mean']:.1f} MPa{spread}, covered "
+        f"the final model's, ± {dataset.amount(format(interval['test_half_width_mean'], '.1f'))}{spread}, "
+        "covered "
         f"{interval['test_coverage']:.1%} of its {final['test_rows']} test rows. On the benchmark's "
         f"{benchmark['test_rows']:,} test rows: {measured}."
     )
 
 
-def summary_page(final: dict, benchmark: dict, published: pd.DataFrame, kind: str) -> str:
-    """The page that opens the report (`kind` "rst") and that results/summary.md holds ("md")."""
+def summary_page(
+    final: dict,
+    benchmark: dict,
+    published: pd.DataFrame,
+    kind: str,
+    dataset: Dataset,
+    reference: dict | None,
+    splits: str,
+) -> str:
+    """The page that opens the report (`kind` "rst") and that the study's summary.md holds ("md").
+    `splits` says which splits the benchmark scored: "published" or "seeded random"."""
+    rmse = "test RMSE, " + dataset.unit(dataset.target) if dataset.unit(dataset.target) else "test RMSE"
+    mse = "MSE, " + dataset.mse_unit() if dataset.mse_unit() else "MSE"
     page = [
         ("title", "The result"),
         ("heading", f"Final model: {final['test_rows']} test rows, looked at once"),
         (
             "table",
-            ["model", "test RMSE, MPa (95% bootstrap)", "MAE", "R²", "MSE, MPa²"],
-            final_rows(final),
+            ["model", f"{rmse} (95% bootstrap)", "MAE", "R²", mse],
+            final_rows(final, dataset, reference),
             "lrrrr",
         ),
         (
             "heading",
-            f"Standard benchmark: {benchmark['splits']} published 90/10 splits, test RMSE (MPa), mean ± SE",
+            f"Standard benchmark: {benchmark['splits']} {splits} 90/10 splits, "
+            f"{dataset.in_unit('test RMSE')}, mean ± SE",
         ),
         ("table", ["model", "test RMSE", "source"], benchmark_rows(benchmark, published), "lrl"),
         ("heading", "Prediction intervals"),
-        ("text", interval_text(final, benchmark)),
+        ("text", interval_text(final, benchmark, dataset)),
     ]
     return render(page, kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from concrete_study.dataset import Dataset
 from concrete_study.markdown import markdown_table
 from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters, run_parameter_count
 from concrete_study.records import run_rows
@@ -13,7 +14,7 @@ from concrete_study.runs import Run, hidden_slug
 METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
 
 
-def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]]) -> pd.DataFrame:
+def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]], dataset: Dataset) -> pd.DataFrame:
     """One row per run (id, Run, its history: records.read_runs); losses are mean and std over
     the seeds that did not diverge."""
     rows = []
@@ -33,7 +34,7 @@ def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]]) -> pd.DataFrame:
         for m in METRICS:
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
             row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
-        row["parameters"] = run_parameter_count(run)
+        row["parameters"] = run_parameter_count(run, len(dataset.columns(run.inputs)))
         row["seeds"] = len(per_seed)
         row["diverged"] = int(per_seed["diverged"].sum())
         rows.append(row)
@@ -47,8 +48,8 @@ def _fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
-def table_markdown(table: pd.DataFrame, title: str) -> str:
-    """The table as Markdown: losses as mean ± std (MSE, MPa²)."""
+def table_markdown(table: pd.DataFrame, title: str, dataset: Dataset) -> str:
+    """The table as Markdown: losses as mean ± std (MSE in the target's squared unit)."""
     head = [
         "optimizer", "scheduler", "momentum", "hidden", "lr", "batch", "epochs",
         "final_train_loss", "final_val_loss", "best_val_loss", "parameters", "diverged",
@@ -67,7 +68,8 @@ def table_markdown(table: pd.DataFrame, title: str) -> str:
         "",
         *markdown_table(head, rows),
         "",
-        "Losses are MSE in MPa², mean ± std over the seeds that did not diverge.",
+        f"Losses are MSE{' in ' + dataset.mse_unit() if dataset.mse_unit() else ''}, mean ± std over "
+        "the seeds that did not diverge.",
         "",
     ]
     return "\n".join(lines)
