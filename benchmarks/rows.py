@@ -7,7 +7,7 @@ a number of optimizer steps proportional to the rows, so the time per 1,000 rows
 flat; the benchmark prints it and its ratio to the smallest table's. Each size runs in a fresh
 process, after a warm-up, the best of `--repeats`.
 
-    .venv/bin/python benchmarks/rows.py [--rows 1000 10000 50000] [--epochs 5] [--seeds 5]
+    .venv/bin/python benchmarks/rows.py [--rows 1000 10000 50000] [--epochs 20] [--seeds 5]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def one_job(table: str, epochs: int, seeds: int, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10000, 50000])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--part", help=argparse.SUPPRESS)  # one size, in its own process

@@ -24,8 +24,14 @@ STUDY = expand_study(config)
 SEEDS = list(range(config["seeds"]))
 TABLE_SPEC = config["dataset"]
 BENCHMARK = config["benchmark"]
-# The peer's settings with sorted keys: their order in the config must not cause reruns.
-PEER = json.loads(json.dumps(BENCHMARK["peer"], sort_keys=True))
+
+
+def canonical(value):
+    """A param with its mappings' keys sorted: their order in the config must not cause reruns."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+PEER = canonical(BENCHMARK["peer"])
 SPLITS_DIR = TABLE_SPEC["splits"]
 SPLIT_FILES = (
     [os.path.join(SPLITS_DIR, n) for n in split_file_names(BENCHMARK["splits"])] if SPLITS_DIR else []

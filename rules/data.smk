@@ -34,7 +34,7 @@ rule ingest:
         out("logs/ingest.log"),
     params:
         # What the clean table depends on: labels, units and the rest rerun only what shows them.
-        spec={k: TABLE_SPEC[k] for k in ("file", "target", "renames", "bounds")},
+        spec=canonical({k: TABLE_SPEC[k] for k in ("file", "target", "renames", "bounds")}),
     script:
         script_path("ingest")
 

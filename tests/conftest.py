@@ -37,6 +37,29 @@ def concrete():
     return read_table(concrete_spec())
 
 
+# The concrete table's raw inputs, in the file's order.
+CONCRETE_INPUTS = [
+    "cement", "slag", "fly_ash", "water", "superplasticizer", "coarse_aggregate", "fine_aggregate", "age"
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def concrete_read():
+    return concrete()
+
+
+@pytest.fixture(scope="session")
+def dataset(concrete_read):
+    """The concrete table's facts (Dataset), as config/config.yaml describes them."""
+    return concrete_read[0]
+
+
+@pytest.fixture(scope="session")
+def table(concrete_read):
+    """The concrete table, clean: the raw inputs, then the strength."""
+    return concrete_read[1]
+
+
 def copy_repo(dest: Path) -> Path:
     """The repository's files (what git tracks or would track) and the data, copied to dest."""
     files = subprocess.run(

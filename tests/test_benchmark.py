@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ENV, ROOT, SMOKE, SPLITS, concrete, copy_repo, poisoned, snakemake
+from conftest import ENV, ROOT, SMOKE, SPLITS, copy_repo, poisoned, snakemake
 
 from concrete_study.benchmark import (
     calibrated,
@@ -141,21 +141,6 @@ def test_conformal_intervals_cover_at_the_level_on_exchangeable_data():
     coverage = float(np.mean(np.abs(new) <= q))
     # At least the level, and at most level + 1/(n+1) up to the Monte Carlo error (about 0.005).
     assert level - 0.01 <= coverage <= level + 1 / (n + 1) + 0.015
-
-
-@pytest.fixture(scope="module")
-def concrete_table():
-    return concrete()
-
-
-@pytest.fixture(scope="module")
-def table(concrete_table):
-    return concrete_table[1]
-
-
-@pytest.fixture(scope="module")
-def dataset(concrete_table):
-    return concrete_table[0]
 
 
 def _one_split(index):
@@ -425,7 +410,7 @@ def test_a_failed_split_download_is_one_line_and_leaves_no_file(tmp_path):
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     url = f"http://127.0.0.1:{_closed_port()}/{{name}}"
     config["dataset"]["splits_url"] = url
-    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     proc = snakemake(repo, "get_data", *SMOKE, check=False)
     assert proc.returncode != 0
     # One line, on the terminal and in the log (which Snakemake shows for a failed job).

@@ -128,7 +128,7 @@ def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
     before = {p: p.read_bytes() for p in (smoke_copy / "results" / "smoke").rglob("*") if p.is_file()}
     config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
     config["base"]["learning_rate"] = 0.1
-    (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     proc = snakemake(smoke_copy, *SMOKE, check=False)
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import concrete
+from conftest import CONCRETE_INPUTS
 
 from concrete_study.data import (
     DataError,
@@ -18,36 +18,10 @@ from concrete_study.data import (
     summary_markdown,
 )
 
-FEATURES = [
-    "cement",
-    "slag",
-    "fly_ash",
-    "water",
-    "superplasticizer",
-    "coarse_aggregate",
-    "fine_aggregate",
-    "age",
-]
-
-
-@pytest.fixture(scope="module")
-def read():
-    return concrete()
-
-
-@pytest.fixture(scope="module")
-def table(read):
-    return read[1]
-
-
-@pytest.fixture(scope="module")
-def dataset(read):
-    return read[0]
-
 
 def test_the_config_describes_the_original_file(table, dataset):
-    assert dataset.features == FEATURES and dataset.target == "strength"
-    assert list(table.columns) == [*FEATURES, "strength"]
+    assert dataset.features == CONCRETE_INPUTS and dataset.target == "strength"
+    assert list(table.columns) == [*CONCRETE_INPUTS, "strength"]
     assert table.shape == (1030, 9)
     assert table["strength"].mean() == pytest.approx(35.8178, abs=1e-4)
     assert table["strength"].std() == pytest.approx(16.7057, abs=1e-4)
@@ -90,7 +64,7 @@ def test_split_is_disjoint_complete_and_seeded():
 
 def test_scaler_is_fitted_on_train_only(table, dataset, tmp_path):
     split = split_indices(len(table), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
-    scaler = Standardiser.fit(table.iloc[split["train"]][FEATURES])
+    scaler = Standardiser.fit(table.iloc[split["train"]][CONCRETE_INPUTS])
     arrays = scaled_arrays(table, split, scaler, dataset)
     np.testing.assert_allclose(arrays["X_train"].mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(arrays["X_train"].std(0), 1, atol=1e-5)
@@ -98,14 +72,18 @@ def test_scaler_is_fitted_on_train_only(table, dataset, tmp_path):
     scaler.save(tmp_path / "scaler.json")
     again = Standardiser.load(tmp_path / "scaler.json")
     assert again == scaler
-    np.testing.assert_array_equal(again.transform(table[FEATURES]), scaler.transform(table[FEATURES]))
+    np.testing.assert_array_equal(
+        again.transform(table[CONCRETE_INPUTS]), scaler.transform(table[CONCRETE_INPUTS])
+    )
     with pytest.raises(DataError, match="constant"):
         Standardiser.fit(pd.DataFrame({"a": [1.0, 1.0]}))
 
 
 def test_baselines_mean_and_least_squares(table, dataset):
     split = split_indices(len(table), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
-    arrays = scaled_arrays(table, split, Standardiser.fit(table.iloc[split["train"]][FEATURES]), dataset)
+    arrays = scaled_arrays(
+        table, split, Standardiser.fit(table.iloc[split["train"]][CONCRETE_INPUTS]), dataset
+    )
     b = baselines(arrays)
     y_val = arrays["y_val"].astype(float)
     assert b["mean_mse_val"] == pytest.approx(np.mean((y_val - arrays["y_train"].mean()) ** 2), rel=1e-6)

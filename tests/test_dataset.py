@@ -136,7 +136,7 @@ def test_a_bad_table_stops_the_workflow_before_any_job(tmp_path, csv, extra, mes
     (repo / "data" / "t.csv").write_text(csv)
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     config["dataset"] = {"file": "data/t.csv", "target": "y", **extra}
-    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     proc = snakemake(repo, *SMOKE, check=False)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if "error" in line]

@@ -115,7 +115,7 @@ def test_repro_status_metrics_push_pull_and_params(dvc_repo, tmp_path):
 
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     config["final"]["importance_repeats"] = 3
-    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     status = dvc(repo, "status")
     assert "modified:" in status and "config/smoke.yaml" in status
     assert "final.importance_repeats" in dvc(repo, "params", "diff")

@@ -3,35 +3,25 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import concrete
+from conftest import CONCRETE_INPUTS, concrete
 
 from concrete_study.errors import DataError
 from concrete_study.inputs import derive, evaluate
 from concrete_study.runs import Run
 
-FEATURES = [
-    "cement",
-    "slag",
-    "fly_ash",
-    "water",
-    "superplasticizer",
-    "coarse_aggregate",
-    "fine_aggregate",
-    "age",
-]
 MIX = pd.DataFrame(
     [
         [300.0, 100.0, 50.0, 180.0, 5.0, 1000.0, 800.0, 28.0],
         [400.0, 0.0, 0.0, 160.0, 0.0, 1000.0, 800.0, 1.0],
     ],
-    columns=FEATURES,
+    columns=CONCRETE_INPUTS,
 )
 
 
 def test_the_concrete_config_derives_the_field_s_ratios():
     dataset, _ = concrete()
     out = derive(MIX, dataset.columns("derived"), dataset.derived)
-    assert list(out.columns) == [*FEATURES, "log_age", "water_cement", "water_binder"]
+    assert list(out.columns) == [*CONCRETE_INPUTS, "log_age", "water_cement", "water_binder"]
     np.testing.assert_allclose(out["water_cement"], [180 / 300, 160 / 400])
     np.testing.assert_allclose(out["water_binder"], [180 / 450, 160 / 400])
     np.testing.assert_allclose(out["log_age"], [np.log(28), 0.0])
@@ -45,10 +35,10 @@ def test_an_undefined_input_names_its_row():
         DataError,
         match=r"^rows: derived input 'water_cement': row 2: 'water / cement' is undefined there \(inf\)$",
     ):
-        derive(no_cement, [*FEATURES, "water_cement"], derived)
+        derive(no_cement, [*CONCRETE_INPUTS, "water_cement"], derived)
     no_binder = no_cement.assign(slag=0.0, fly_ash=0.0)
     with pytest.raises(DataError, match="'water_binder': row 2: .* is undefined there"):
-        derive(no_binder, [*FEATURES, "water_binder"], derived)
+        derive(no_binder, [*CONCRETE_INPUTS, "water_binder"], derived)
     with pytest.raises(DataError, match="missing input 'colour'"):
         derive(MIX, ["colour"], derived)
 

@@ -38,7 +38,7 @@ def test_a_corrupt_dataset_is_refused_before_any_job(smoke_copy):
     # With the md5 check off, ingest's own validation names the problem in one line.
     config = yaml.safe_load((smoke_copy / "config" / "smoke.yaml").read_text())
     config["dataset"]["md5"] = None
-    (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    (smoke_copy / "config" / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     proc = snakemake(smoke_copy, *SMOKE, check=False)
     assert proc.returncode != 0
     assert "error: data/Concrete_Data.xls: not a readable Excel file" in proc.stderr

@@ -71,3 +71,16 @@ def test_raw_and_derived_inputs_train_different_networks(smoke_study):
         pd.read_csv(results / "runs" / ids[k] / "val_predictions.csv") for k in ("raw", "derived")
     )
     assert raw["true"].equals(derived["true"]) and not raw["seed_0"].equals(derived["seed_0"])
+
+
+def test_the_rows_benchmark_times_a_training_job_per_table_size():
+    proc = subprocess.run(
+        [str(BIN / "python"), str(ROOT / "benchmarks" / "rows.py"), "--rows", "300", "900", "--epochs", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("one training job: [128, 64], 5 seeds, 2 epochs")
+    assert lines[1].startswith("    300 rows:") and lines[1].endswith("ratio to the first 1.00")
+    assert lines[2].startswith("    900 rows:") and "s per 1,000 rows" in lines[2]

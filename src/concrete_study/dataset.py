@@ -86,8 +86,13 @@ class Dataset:
         return replace(self, name="", units={}, bounds={}, figure_input="")
 
     def params(self) -> dict:
-        """Plain dicts and lists, for Snakemake's params and a model file."""
-        return asdict(self)
+        """Plain dicts and lists, for Snakemake's params and a model file; units and bounds in
+        sorted order, so that reordering them in the config reruns nothing (the derived inputs'
+        order is the order of the network's inputs: it stays)."""
+        params = asdict(self)
+        for key in ("units", "bounds"):
+            params[key] = dict(sorted(params[key].items()))
+        return params
 
     @classmethod
     def from_params(cls, params: dict) -> Dataset:
