@@ -268,20 +268,64 @@ def test_make_pull_gives_a_fresh_clone_the_whole_study(dvc_repo, tmp_path):
     assert_same_study(pushing, clone)
 
 
-def test_make_pull_refuses_a_damaged_object_and_rebuilds_only_it(dvc_repo, tmp_path):
-    remote = tmp_path / "remote"
-    pushing = pushed_study(dvc_repo, str(remote))
-    victim = "results/smoke/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
-    md5 = hashlib.md5((pushing / victim).read_bytes()).hexdigest()
+VICTIM = "results/smoke/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
+
+
+def pushed_with_a_damaged_object(repo, remote):
+    """The study pushed, then one object in the remote damaged: (the clone, its file, its md5)."""
+    pushing = pushed_study(repo, str(remote))
+    md5 = hashlib.md5((pushing / VICTIM).read_bytes()).hexdigest()
     damaged = remote / "files" / "md5" / md5[:2] / md5[2:]
     damaged.chmod(0o644)
     damaged.write_bytes(damaged.read_bytes().replace(b"\n2,", b"\n2,1", 1))
+    return pushing, VICTIM, md5
+
+
+def test_make_pull_refuses_a_damaged_object_and_rebuilds_only_it(dvc_repo, tmp_path):
+    pushing, victim, md5 = pushed_with_a_damaged_object(dvc_repo, tmp_path / "remote")
 
     clone, out = pulled_clone(pushing, tmp_path / "clone")
     assert f"1 file(s) from team refused, not taken as results: {victim} (its bytes are not" in out
     assert not (clone / victim).exists()
     assert not (clone / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).exists()
     # Everything else arrived; the one job that made it, and the table that reads it, rerun.
+    assert planned_jobs(clone) == {"train": 1, "experiment_table": 1, "all": 1}
+
+
+def shared_cache_clone(pushing, tmp_path, link):
+    """A clone set up as DVC's guide for shared servers and clusters says: the cache in a shared
+    folder (`dvc cache dir`), group permissions, and links into it instead of copies."""
+    clone, shared = tmp_path / "clone", tmp_path / "shared-cache"
+    git(tmp_path, "clone", "-q", str(pushing), str(clone))
+    dvc(clone, "cache", "dir", "--local", str(shared))
+    dvc(clone, "config", "--local", "cache.shared", "group")
+    dvc(clone, "config", "--local", "cache.type", link)
+    return clone, shared
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_make_pull_into_a_shared_cache_of_links(dvc_repo, tmp_path, link):
+    pushing = pushed_study(dvc_repo, str(tmp_path / "remote"))
+    clone, shared = shared_cache_clone(pushing, tmp_path, link)
+    out = make(clone, "pull", check=False)
+    assert "pulled the data and every result from team: nothing to rerun" in out, out
+    assert_same_study(pushing, clone)
+    history = clone / "results/smoke/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
+    md5 = hashlib.md5(history.read_bytes()).hexdigest()
+    cached = shared / "files" / "md5" / md5[:2] / md5[2:]
+    if link == "symlink":
+        assert history.is_symlink() and history.resolve() == cached
+    else:
+        assert history.stat().st_ino == cached.stat().st_ino
+
+
+def test_a_damaged_object_costs_only_itself_with_a_shared_cache(dvc_repo, tmp_path):
+    pushing, victim, md5 = pushed_with_a_damaged_object(dvc_repo, tmp_path / "remote")
+    clone, shared = shared_cache_clone(pushing, tmp_path, "symlink")
+    out = make(clone, "pull", check=False)
+    assert f"1 file(s) from team refused, not taken as results: {victim} (its bytes are not" in out
+    assert not (clone / victim).exists() and not (shared / "files" / "md5" / md5[:2] / md5[2:]).exists()
+    assert (clone / "data" / "Concrete_Data.xls").is_symlink()  # the rest arrived, as links
     assert planned_jobs(clone) == {"train": 1, "experiment_table": 1, "all": 1}
 
 

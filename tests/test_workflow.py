@@ -110,6 +110,8 @@ def test_report_gathers_every_figure_and_table(smoke_study):
     ]
     missing = [p.name for p in shown if p.name not in html]
     assert len(shown) > 20 and not missing, missing
+    # Captions speak the table's language, from the config's dataset section (Jinja).
+    assert "histogram of cement against strength" in html and "published 90/10" in html
     # The front page opens on the result, rendered as tables (not a literal block), then
     # describes the study.
     front = html[html.index("var workflow_desc") :]

@@ -41,14 +41,14 @@ OPTIMIZER_UNIT = 16
 class TrainResult:
     """Everything a training job records."""
 
-    train_mse: np.ndarray  # (epochs, R) mean batch MSE over the epoch, MPa^2
-    val_mse: np.ndarray  # (epochs, R), MPa^2
+    train_mse: np.ndarray  # (epochs, R) mean batch MSE over the epoch, in the target's unit squared
+    val_mse: np.ndarray  # (epochs, R), the same
     lr: np.ndarray  # (epochs,) learning rate used in each epoch
     time_sec: np.ndarray  # (epochs,) cumulative wall time of the whole stack
     diverged_at: list[int | None]  # first epoch (1-based) with a non-finite loss, per seed
     grad_last_epoch: np.ndarray  # (layers, R) mean |gradient| per layer, averaged over batches
     state_dicts: list[dict[str, torch.Tensor]]  # final weights, one nn.Sequential dict per seed
-    val_predictions: np.ndarray  # (R, n_val) predicted strength after the last epoch, MPa
+    val_predictions: np.ndarray  # (R, n_val) predicted target after the last epoch
     parameters: int  # per model
     device: str
     # At each epoch of `snapshot_epochs`: validation predictions (R, n_val) and weights per replica.
@@ -114,7 +114,7 @@ def _copy(t: torch.Tensor) -> torch.Tensor:
 def _state_dicts(
     params: list[torch.Tensor], hidden, y_mean=0.0, y_scale=1.0, n_embedding: int = 0
 ) -> list[dict[str, torch.Tensor]]:
-    """One nn.Sequential state dict per replica, on the CPU, predicting MPa: a standardised
+    """One nn.Sequential state dict per replica, on the CPU, predicting the target: a standardised
     target's scale and mean (floats, or (R, 1) tensors) are folded into the output layer. An
     embedding's parameters come first, under model.EMBEDDING_KEYS."""
     out = []
@@ -158,8 +158,8 @@ class _Rows:
     """The training and validation rows on the device, and the target as the replicas learn it.
 
     x: (rows, inputs) shared by every replica, or (R, rows, inputs) each replica its own; y_fit
-    is the strength, standardised per replica's rows when the run asks; losses are reported in
-    MPa^2 through loss_scale. Without validation rows (a final retrain) x_val is None.
+    is the target, standardised per replica's rows when the run asks; losses are reported in its
+    unit squared through loss_scale. Without validation rows (a final retrain) x_val is None.
     """
 
     x: torch.Tensor
@@ -219,7 +219,7 @@ def _mean_abs_gradients(params, layer_sizes: torch.Tensor) -> torch.Tensor:
 
 
 def _validate(st: _Stack, n_rep: int, dev, validated: bool):
-    """Validation predictions in MPa (R, n_val) and each replica's MSE (R,); zeros where not
+    """Validation predictions in the target's unit (R, n_val) and each replica's MSE (R,); zeros where not
     `validated` (no rows, or not this epoch)."""
     rows = st.rows
     with torch.no_grad():

@@ -62,10 +62,10 @@ class Blend:
             raise ValueError(f"a blend of {self.parts} parts was given {len(parts)}")
         return sum(w * p for w, p in zip(self.weights, parts, strict=True))
 
-    def calibration(self, strength, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def calibration(self, target, parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """What an interval is calibrated on, from per-seed predictions of rows the parts did
         not train on: the blend's residuals there, and each row's `seed_spread`."""
-        return strength - self.combine([p.mean(axis=0) for p in parts]), seed_spread(*parts)
+        return target - self.combine([p.mean(axis=0) for p in parts]), seed_spread(*parts)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class Run:
     @property
     def id(self) -> str:
         """A readable slug, for example 'h128-64_adam_lr0.01_bs64_e300' (with derived inputs and a
-        standardised strength: 'h128-64_adam_lr0.01_bs64_ystd_derived_e300')."""
+        standardised target: 'h128-64_adam_lr0.01_bs64_ystd_derived_e300')."""
         opt = f"sgdm{_num(self.momentum)}" if self.uses("momentum") else self.optimizer
         parts = [f"h{hidden_slug(self.hidden)}", opt, f"lr{_num(self.lr)}"]
         if self.uses("step_size"):

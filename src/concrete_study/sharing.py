@@ -18,6 +18,7 @@ clone that pushed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shlex
@@ -86,8 +87,20 @@ def out_md5(path: Path) -> str:
     return hashlib.md5(json.dumps(listing).encode()).hexdigest() + ".dir"
 
 
+@functools.cache
+def _cache(root: Path):
+    """DVC's own cache of this checkout, wherever its config puts it (`dvc cache dir`: a shared
+    folder on a cluster, with `cache.shared group` and links instead of copies)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return repo.cache.local
+
+
 def _cached(root: Path, md5: str) -> Path:
-    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    """Where DVC's cache keeps the object of this md5 (a file, or a directory's listing)."""
+    path = _cache(root.resolve()).oid_to_path(md5.removesuffix(".dir"))
+    return Path(path + (".dir" if md5.endswith(".dir") else ""))
 
 
 def _tracked(root: Path) -> list[Path]:

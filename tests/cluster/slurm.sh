@@ -120,7 +120,7 @@ work = Path(sys.argv[1])
 sys.path.insert(0, str(work / "slurm" / "tests"))
 from conftest import comparable_results  # noqa: E402
 
-runs = sorted(p.name for p in (work / "slurm" / "results" / "runs").iterdir())
+runs = sorted(p.name for p in (work / "slurm" / "results" / "smoke" / "runs").iterdir())
 log = (work / "slurm-run.log").read_text()
 ids = {int(i) for i in re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/rule_train/", log)}
 assert len(ids) == len(runs), f"{len(runs)} training runs but {len(ids)} train jobs submitted to SLURM"
