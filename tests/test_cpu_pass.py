@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -121,3 +122,33 @@ def test_without_a_c_compiler_training_warns_once_and_computes_the_same_bytes(tm
         assert list((tmp_path / "c" / "concrete-study").glob("cpu_pass-*.so"))
     warnings = [line for line in runs["numpy"][1].splitlines() if "cpu_pass.c not compiled" in line]
     assert len(warnings) == 1 and "same bytes" in warnings[0]
+
+
+def test_a_library_that_does_not_load_is_built_anew(tmp_path):
+    """A home shared by nodes that differ: a library under this pass's name that does not load
+    here (damaged, or built elsewhere) is compiled again, and training goes on, the same bytes."""
+    code = (
+        "import numpy as np\n"
+        "from concrete_study import cpu_pass\n"
+        "from concrete_study.engine import train\n"
+        "from concrete_study.runs import Run\n"
+        "x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32); y = x.sum(1)\n"
+        "r = train(Run(hidden=[8], epochs=2), [0], x, y, x[:10], y[:10])\n"
+        "print(cpu_pass.native() is not None, r.state_dicts[0]['0.weight'].sum().item())\n"
+    )
+    env = {**ENV, "XDG_CACHE_HOME": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    if first.stdout.split()[0] != "True":
+        pytest.skip("no C compiler here: nothing to load")
+    (library,) = (tmp_path / "concrete-study").glob("cpu_pass-*.so")
+    library.write_bytes(b"not a shared library")
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 0 and "warning" not in again.stderr, again.stderr
+    assert again.stdout == first.stdout and library.read_bytes().startswith(b"\x7fELF")
+
+
+def test_the_library_is_keyed_by_what_makes_it_loadable():
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    assert cpu_pass.library_key(cc) == cpu_pass.library_key(cc)
+    assert cpu_pass.library_key([*cc, "-m64"]) != cpu_pass.library_key(cc)  # another compiler command

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -101,3 +102,30 @@ def test_the_pinned_environment_and_x86_64_break_nothing(capsys):
     assert capsys.readouterr().err == ""
     assert lock_breakers(environ, machine="arm64") == ["a arm64 CPU (bit-exact on x86-64 only)"]
     assert warning(["x"]).startswith("concrete-study: warning: x: ")
+
+
+QEMU = shutil.which("qemu-x86_64")
+
+
+@pytest.mark.parametrize("cpu, pinned", [("Nehalem", False), ("Haswell", True)])
+def test_a_cpu_without_avx2_keeps_openblas_own_kernels_with_a_warning(cpu, pinned):
+    """Under Debian's qemu-user, an older CPU model for real (no AVX2, CPUID says so): the pin
+    leaves OpenBLAS its own kernels, where Haswell's would stop the process with an illegal
+    instruction at the first product, and says in one line that the bytes will not match."""
+    if QEMU is None:
+        if os.environ.get("CI"):
+            pytest.fail("qemu-user is not installed (.ci/run installs it)")
+        pytest.skip("qemu-user is not installed: apt-get install qemu-user")
+    code = (
+        "import concrete_study, os, numpy as np\n"
+        "a = np.ones((64, 64), np.float32)\n"
+        "print(os.environ.get('OPENBLAS_CORETYPE'), float((a @ a).sum()))\n"
+    )
+    env = {k: v for k, v in ENV.items() if k not in PINNED}  # a process that has not pinned yet
+    proc = subprocess.run(
+        [QEMU, "-cpu", cpu, sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["Haswell" if pinned else "None", "262144.0"]
+    warned = [line for line in proc.stderr.splitlines() if "a CPU without AVX2" in line]
+    assert len(warned) == (0 if pinned else 1)

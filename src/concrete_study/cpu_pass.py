@@ -20,6 +20,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -76,28 +77,44 @@ class _Embedding(ctypes.Structure):
     ]  # fmt: skip
 
 
+def library_key(compiler: list[str]) -> str:
+    """What makes a compiled pass loadable here: the source, the flags, the machine and its C
+    library, and the compiler (its command and what it says it is). Nodes that share a home but
+    differ in any of these build a library each."""
+    try:
+        version = subprocess.run([*compiler, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        version = ""  # no such compiler: _compile says so
+    parts = [" ".join(COMPILE), platform.machine(), *platform.libc_ver(), " ".join(compiler), version]
+    return hashlib.sha256(SOURCE.read_bytes() + "\0".join(parts).encode()).hexdigest()[:16]
+
+
 @functools.cache  # once per process
 def native() -> ctypes.CDLL | None:
     """The compiled C pass, built from cpu_pass.c into a cache folder on first use (one file per
-    version of the source); None, with a one-line warning, where it cannot be built or numpy has
-    no OpenBLAS of its own to call."""
+    `library_key`); None, with a one-line warning, where it can be neither built nor loaded, or
+    numpy has no OpenBLAS of its own to call."""
     blas = openblas_library()
     if blas is None:
         return None
-    source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + " ".join(COMPILE).encode()).hexdigest()[:16]
-    path = _cache_folder() / f"cpu_pass-{digest}.so"
-    if not path.exists():
+    compiler = shlex.split(os.environ.get("CC", "cc"))
+    path = _cache_folder() / f"cpu_pass-{library_key(compiler)}.so"
+    try:
+        if not path.exists():
+            _compile(path, compiler)
         try:
-            _compile(path)
-        except (OSError, subprocess.CalledProcessError) as err:
-            print(
-                f"concrete-study: warning: cpu_pass.c not compiled ({err}): training takes numpy's "
-                "slower pass, the same bytes",
-                file=sys.stderr,
-            )
-            return None
-    lib = ctypes.CDLL(str(path))
+            lib = ctypes.CDLL(str(path))
+        except OSError:  # damaged, or built by another machine under this name: build it anew
+            _compile(path, compiler)
+            lib = ctypes.CDLL(str(path))
+    except (OSError, subprocess.CalledProcessError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(
+            f"concrete-study: warning: cpu_pass.c not compiled or not loadable ({reason}): training "
+            "takes numpy's slower pass, the same bytes",
+            file=sys.stderr,
+        )
+        return None
     lib.cpu_forward.argtypes = [ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
     lib.cpu_backward.argtypes = [
         ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int,
@@ -125,10 +142,9 @@ def _cache_folder() -> Path:
     return folder
 
 
-def _compile(path: Path) -> None:
+def _compile(path: Path, compiler: list[str]) -> None:
     """Compile into a file of this process's own, then rename it into place: jobs that start
     together each compile, and each finds a whole library."""
-    compiler = shlex.split(os.environ.get("CC", "cc"))
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         built = Path(tmp) / path.name
         subprocess.run(

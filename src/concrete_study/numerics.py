@@ -59,6 +59,30 @@ def lock_breakers(environ: MutableMapping[str, str], machine: str | None = None)
     return problems
 
 
+# x86-64 machine code of `uint64_t f(void)`: CPUID leaf 1's ECX in the high half, leaf 7's EBX
+# in the low half (push rbx; mov eax,1; cpuid; mov esi,ecx; mov eax,7; xor ecx,ecx; cpuid;
+# mov eax,ebx; shl rsi,32; or rax,rsi; pop rbx; ret).
+_CPUID = bytes.fromhex("53b8010000000fa289ceb80700000031c90fa289d848c1e62048 09f05bc3".replace(" ", ""))
+
+
+@functools.cache
+def has_avx2() -> bool:
+    """Whether this x86-64 CPU runs AVX2, from CPUID itself: OpenBLAS does not check a forced
+    kernel set against the CPU, and /proc/cpuinfo shows the host's flags under an emulator."""
+    import mmap
+
+    try:
+        buffer = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    except (OSError, AttributeError, ValueError):  # no executable memory: trust the kernel's flags
+        cpuinfo = Path("/proc/cpuinfo")
+        return cpuinfo.exists() and " avx2" in cpuinfo.read_text()
+    buffer.write(_CPUID)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    bits = ctypes.CFUNCTYPE(ctypes.c_uint64)(address)()
+    avx, avx2 = bits >> 32 & 1 << 28, bits & 1 << 5
+    return bool(avx and avx2)
+
+
 def warning(problems: list[str]) -> str:
     return (
         f"concrete-study: warning: {'; '.join(problems)}: the numbers will not reproduce dvc.lock byte "
@@ -67,10 +91,17 @@ def warning(problems: list[str]) -> str:
 
 
 def pin(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Set the pinned values where the user set none; say in one line what breaks the lock."""
+    """Set the pinned values where the user set none; say in one line what breaks the lock. On an
+    x86-64 CPU without AVX2, OpenBLAS keeps its own kernels: forced to Haswell's, it would stop
+    the process at its first product with an illegal instruction."""
+    x86 = platform.machine() in X86_64
+    avx2 = x86 and has_avx2()
     for key, value in PINNED.items():
-        environ.setdefault(key, value)
+        if key != "OPENBLAS_CORETYPE" or avx2:
+            environ.setdefault(key, value)
     problems = lock_breakers(environ)
+    if x86 and not avx2:
+        problems.append("a CPU without AVX2 (OpenBLAS keeps its own kernels)")
     if problems:
         print(warning(problems), file=sys.stderr)
 
