@@ -4,8 +4,8 @@ A synthetic table (8 inputs, a noisy smooth target) of 1k, 10k and 50k rows goes
 training job does (scripts/train.py): the clean table read from CSV, the study's split, the
 scaler, every seed trained side by side for a fixed number of epochs. A fixed number of epochs is
 a number of optimizer steps proportional to the rows, so the time per 1,000 rows should stay
-flat; the benchmark prints it and its ratio to the smallest table's. Each size runs in a fresh
-process, after a warm-up, the best of `--repeats`.
+flat; the benchmark prints it, its ratio to the smallest table's, and the job's peak memory. Each
+size runs in a fresh process, after a warm-up, the best of `--repeats`.
 
     .venv/bin/python benchmarks/rows.py [--rows 1000 10000 50000] [--epochs 20] [--seeds 5]
 """
@@ -18,6 +18,7 @@ import concrete_study  # noqa: F401
 # isort: split
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,7 +70,9 @@ def main() -> None:
     parser.add_argument("--part", help=argparse.SUPPRESS)  # one size, in its own process
     args = parser.parse_args()
     if args.part:
-        print(json.dumps({"seconds": one_job(args.part, args.epochs, args.seeds, args.repeats)}))
+        seconds = one_job(args.part, args.epochs, args.seeds, args.repeats)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
         return
     print(f"one training job: [128, 64], {args.seeds} seeds, {args.epochs} epochs, batch 64, 1 thread")
     per_thousand = {}
@@ -80,11 +83,13 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--part", str(table), "--epochs", str(args.epochs)]
             cmd += ["--seeds", str(args.seeds), "--repeats", str(args.repeats)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            seconds = json.loads(out.splitlines()[-1])["seconds"]
+            measured = json.loads(out.splitlines()[-1])
+            seconds = measured["seconds"]
             per_thousand[rows] = seconds / rows * 1000
             ratio = per_thousand[rows] / per_thousand[args.rows[0]]
             cost = f"{per_thousand[rows]:.3f} s per 1,000 rows"
-            print(f"{rows:>7,} rows: {seconds:8.2f} s, {cost}, ratio to the first {ratio:.2f}")
+            peak = f"peak {measured['peak_mb']:.0f} MB"
+            print(f"{rows:>7,} rows: {seconds:8.2f} s, {cost}, ratio to the first {ratio:.2f}, {peak}")
 
 
 if __name__ == "__main__":
