@@ -76,7 +76,7 @@ try:
     if os.path.exists(TABLE_SPEC["file"]):
         DATASET, _table = read_table(TABLE_SPEC)
         check_split_sizes(len(_table), config["split"], TABLE_SPEC["file"])
-        if all(os.path.exists(f) for f in SPLIT_FILES):
+        if SPLIT_FILES and all(os.path.exists(f) for f in SPLIT_FILES):
             read_splits(SPLITS_DIR, BENCHMARK["splits"], len(_table))
         del _table
     elif not TABLE_SPEC["url"]:
