@@ -50,27 +50,27 @@ class Dataset:
         return self.units.get(column, "")
 
     def label(self, column: str) -> str:
-        """A column as an axis or a table names it: `strength (MPa)`, or `quality`."""
+        """A column as an axis or a table names it: `load (kWh/m²)`, or `quality`."""
         unit = self.unit(column)
         return f"{column} ({unit})" if unit else column
 
     def in_unit(self, text: str) -> str:
-        """A heading in the target's unit: `test RMSE (MPa)`, or `test RMSE`."""
+        """A heading in the target's unit: `test RMSE (kWh/m²)`, or `test RMSE`."""
         unit = self.unit(self.target)
         return f"{text} ({unit})" if unit else text
 
     def amount(self, number: str) -> str:
-        """A number in the target's unit: `5.9 MPa`, or `5.9`."""
+        """A number in the target's unit: `5.9 kWh/m²`, or `5.9`."""
         unit = self.unit(self.target)
         return f"{number} {unit}" if unit else number
 
     def mse_unit(self) -> str:
-        """The unit of an MSE: `MPa²`, or "" where the target has no unit."""
+        """The unit of an MSE: `<unit>²`, or "" where the target has no unit."""
         unit = self.unit(self.target)
         return f"{unit}²" if unit else ""
 
     def mse_label(self) -> str:
-        """`MSE (MPa²)`, or `MSE`."""
+        """`MSE (<unit>²)`, or `MSE` where the target has no unit."""
         return f"MSE ({self.mse_unit()})" if self.mse_unit() else "MSE"
 
     def lower_bound(self) -> float | None:

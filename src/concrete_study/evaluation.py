@@ -108,7 +108,7 @@ class Interval:
 
 def conformal_interval(pred, half_width, lower: float | None) -> tuple[np.ndarray, np.ndarray]:
     """prediction ± half-width, neither end below `lower` where the table declares a bound on its
-    target (Dataset.lower_bound: concrete's strength is never negative)."""
+    target (Dataset.lower_bound: a quantity that is never negative, say)."""
     pred = np.asarray(pred, dtype=np.float64)
     low, high = pred - half_width, pred + half_width
     if lower is None:
