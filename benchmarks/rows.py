@@ -1,95 +1,135 @@
-"""Rows benchmark: how one training job's time grows with the table's rows.
+"""Rows benchmark: one training job on tables of 1k, 10k and 50k rows, run as a cluster runs it, and
+what the workflow asks the cluster for it (resources.py).
 
-A synthetic table (8 inputs, a noisy smooth target) of 1k, 10k and 50k rows goes through what a
-training job does (scripts/train.py): the clean table read from CSV, the study's split, the
-scaler, every seed trained side by side for a fixed number of epochs. A fixed number of epochs is
-a number of optimizer steps proportional to the rows, so the time per 1,000 rows should stay
-flat; the benchmark prints it, its ratio to the smallest table's, and the job's peak memory. Each
-size runs in a fresh process, after a warm-up, the best of `--repeats`.
+A synthetic table (8 inputs, a noisy smooth target) of each size goes into the smoke study's config
+(`dataset` replaced, 5 seeds, [128, 64] at its base). Its data rules run first; then the training
+job of the base run runs alone in a Snakemake process with `--no-hooks`, as a cluster node runs
+it: that Snakemake (which reads the table at parse time) and the job's script in a process of its
+own. The peak is the sum of their resident memory, sampled every 20 ms, as SLURM's accounting sums
+a job's processes. Printed per size: the job's seconds per 1,000 rows (its own measurement), the
+peak, the memory requested, and requested / peak, which should lie between 1 and 2.
 
-    .venv/bin/python benchmarks/rows.py [--rows 1000 10000 50000] [--epochs 20] [--seeds 5]
+    .venv/bin/python benchmarks/rows.py [--rows 1000 10000 50000] [--seeds 5]
+        [--hidden 128 64] [--inputs 8]
 """
 
 from __future__ import annotations
 
-# First: importing the library pins the numerics before numpy and torch compute (numerics.py).
-import concrete_study  # noqa: F401
-
-# isort: split
 import argparse
-import json
-import resource
+import csv
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
+import yaml
+
+from concrete_study.config import validate
+from concrete_study.resources import train_request
+from concrete_study.runs import expand_study, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthetic(rows: int, path: Path) -> None:
-    """A regression table of `rows` rows: 8 inputs, a smooth target with noise."""
+def synthetic(rows: int, inputs: int, path: Path) -> None:
+    """A regression table of `rows` rows: `inputs` inputs, a smooth target with noise."""
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(rows, 8))
+    x = rng.normal(size=(rows, inputs))
     y = np.sin(x[:, 0]) + x[:, 1] * x[:, 2] + 0.5 * x[:, 3] ** 2 + 0.1 * rng.normal(size=rows)
-    pd.DataFrame(x, columns=[f"x{i}" for i in range(8)]).assign(y=y).to_csv(path, index=False)
+    pd.DataFrame(x, columns=[f"x{i}" for i in range(inputs)]).assign(y=y).to_csv(path, index=False)
 
 
-def one_job(table: str, epochs: int, seeds: int, repeats: int) -> float:
-    """Seconds of the best of `repeats` training jobs on `table`, as scripts/train.py runs one."""
-    import torch
+def peak_of_tree(cmd: list[str], cwd: Path) -> float:
+    """Run `cmd`; the peak of its processes' summed resident memory, in MB."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    done = threading.Event()
 
-    from concrete_study.data import fit_and_scale, read_clean, split_indices
-    from concrete_study.dataset import read_table
-    from concrete_study.engine import train
-    from concrete_study.runs import Run
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    total += p.memory_info().rss
+            except psutil.Error:
+                pass
+            peak = max(peak, total / 2**20)
+            time.sleep(0.02)
 
-    torch.set_num_threads(1)
-    dataset, _ = read_table({"file": table, "target": "y"})
-    run = Run(hidden=(128, 64), epochs=epochs)
-    best = float("inf")
-    for attempt in range(repeats + 1):  # the first is a warm-up: compile, caches
-        start = time.perf_counter()
-        clean = read_clean(table)
-        split = split_indices(len(clean), {"train": 0.7, "val": 0.15, "test": 0.15}, 42)
-        a = fit_and_scale(clean, {p: split[p] for p in ("train", "val")}, "train", dataset)[1]
-        train(run, list(range(seeds)), a["X_train"], a["y_train"], a["X_val"], a["y_val"])
-        if attempt:
-            best = min(best, time.perf_counter() - start)
-    return best
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    done.set()
+    sampler.join()
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    return peak
+
+
+def one_size(repo: Path, rows: int, args) -> dict:
+    """The base run's training job on a table of `rows` rows: its peak, seconds and request."""
+    table = repo / f"table_{rows}.csv"
+    synthetic(rows, args.inputs, table)
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["dataset"] = {"file": str(table), "target": "y"}
+    config["seeds"] = args.seeds
+    config["base"]["hidden"] = args.hidden
+    configfile = repo / "config" / f"rows{rows}.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    checked = validate(config, ROOT / "config" / "schema.yaml")
+    study = expand_study(checked)
+    job = study.job_of[resolve(checked).id]
+    results = Path("results") / f"rows{rows}"  # relative to the copy, as Snakemake names its files
+    snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "--quiet", "--no-hooks"]
+    snakemake += ["--configfile", str(configfile), "--"]  # then the targets
+    prepare = [str(results / "data" / "split" / p) for p in ("train.txt", "val.txt")]
+    prepared = subprocess.run([*snakemake, *prepare], cwd=repo, capture_output=True, text=True)
+    if prepared.returncode:
+        sys.exit(f"the data rules failed:\n{prepared.stderr[-3000:]}")
+    peak = peak_of_tree([*snakemake, str(results / "runs" / job / "metrics.json")], repo)
+    with open(repo / results / "benchmarks" / "train" / f"{job}.tsv") as fh:
+        own = next(csv.DictReader(fh, delimiter="\t"))
+    run = study.jobs[job]
+    request = train_request(rows, args.inputs, run.hidden, args.seeds, run.epochs)
+    return {"peak": peak, "seconds": float(own["s"]), "script_mb": float(own["max_rss"]), "request": request}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1000, 10000, 50000])
-    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--part", help=argparse.SUPPRESS)  # one size, in its own process
+    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 64])
+    parser.add_argument("--inputs", type=int, default=8)
     args = parser.parse_args()
-    if args.part:
-        seconds = one_job(args.part, args.epochs, args.seeds, args.repeats)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
-        return
-    print(f"one training job: [128, 64], {args.seeds} seeds, {args.epochs} epochs, batch 64, 1 thread")
-    per_thousand = {}
+    print(
+        f"one training job: {args.hidden}, {args.seeds} seeds, the smoke study's epochs, {args.inputs} inputs"
+    )
     with tempfile.TemporaryDirectory(prefix="concrete-rows-") as tmp:
+        repo = Path(tmp)
+        listed = ["git", "ls-files", "-co", "--exclude-standard"]
+        files = subprocess.run(listed, cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+        for name in files:
+            if (ROOT / name).is_file():
+                (repo / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, repo / name)
+        env_note = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(repo / "src") + (os.pathsep + env_note if env_note else "")
         for rows in args.rows:
-            table = Path(tmp) / f"table_{rows}.csv"
-            synthetic(rows, table)
-            cmd = [sys.executable, __file__, "--part", str(table), "--epochs", str(args.epochs)]
-            cmd += ["--seeds", str(args.seeds), "--repeats", str(args.repeats)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            measured = json.loads(out.splitlines()[-1])
-            seconds = measured["seconds"]
-            per_thousand[rows] = seconds / rows * 1000
-            ratio = per_thousand[rows] / per_thousand[args.rows[0]]
-            cost = f"{per_thousand[rows]:.3f} s per 1,000 rows"
-            peak = f"peak {measured['peak_mb']:.0f} MB"
-            print(f"{rows:>7,} rows: {seconds:8.2f} s, {cost}, ratio to the first {ratio:.2f}, {peak}")
+            m = one_size(repo, rows, args)
+            ratio = m["request"].mem_mb / m["peak"]
+            seconds = f"{m['seconds']:7.2f} s ({m['seconds'] / rows * 1000:.3f} s per 1,000 rows)"
+            peak = f"peak {m['peak']:.0f} MB (script {m['script_mb']:.0f} MB)"
+            asked = f"requested {m['request'].mem_mb} MB and {m['request'].runtime} min"
+            print(f"{rows:>7,} rows: {seconds}, {peak}, {asked}, requested / peak {ratio:.2f}")
 
 
 if __name__ == "__main__":

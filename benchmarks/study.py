@@ -59,8 +59,8 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 def peak_mb(repo: Path, snakemake: list[str]) -> float:
     """The resident memory of the training job with the most weights, at its peak: trained again in
-    a process of its own (`--no-hooks`: a job forked from the fork server has its memory counted
-    there, not in the process Snakemake's benchmark file measures)."""
+    a process of its own (`--no-hooks`), as on a cluster: a fork's own measurement also counts the
+    server's preloaded libraries."""
     runs = repo / "results" / "runs"
     job = max(runs.iterdir(), key=lambda run: (run / "weights.pt").stat().st_size).name
     timed([*snakemake, "--no-hooks", "--forcerun", "train", "--", f"results/runs/{job}/metrics.json"], repo)

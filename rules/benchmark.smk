@@ -61,14 +61,13 @@ rule benchmark_inner:
     output:
         inner=out("benchmark/inner/{candidate}/group_{group}.npz"),
     log:
-        out("logs/benchmark/inner/{candidate}/group_{group}.log"),
-    benchmark:
-        out("benchmarks/benchmark/inner/{candidate}/group_{group}.tsv")
+        messages=out("logs/benchmark/inner/{candidate}/group_{group}.log"),
+        benchmark=out("benchmarks/benchmark/inner/{candidate}/group_{group}.tsv"),
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=candidate_resource("mem_mb"),
+        runtime=candidate_resource("runtime"),
     params:
         run=candidate_run,
         splits=group_splits,
@@ -103,14 +102,13 @@ rule benchmark_retrain:
     output:
         predictions=out("benchmark/retrain/{candidate}/group_{group}.csv"),
     log:
-        out("logs/benchmark/retrain/{candidate}/group_{group}.log"),
-    benchmark:
-        out("benchmarks/benchmark/retrain/{candidate}/group_{group}.tsv")
+        messages=out("logs/benchmark/retrain/{candidate}/group_{group}.log"),
+        benchmark=out("benchmarks/benchmark/retrain/{candidate}/group_{group}.tsv"),
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=candidate_resource("mem_mb"),
+        runtime=candidate_resource("runtime"),
     params:
         run=candidate_run,
         splits=group_splits,
@@ -132,9 +130,8 @@ rule benchmark_peer:
         predictions=expand(out("benchmark/peer/split_{split}.csv"), split=range(BENCHMARK["splits"])),
         choices=expand(out("benchmark/peer/split_{split}.json"), split=range(BENCHMARK["splits"])),
     log:
-        out("logs/benchmark/peer.log"),
-    benchmark:
-        out("benchmarks/benchmark/peer.tsv")
+        messages=out("logs/benchmark/peer.log"),
+        benchmark=out("benchmarks/benchmark/peer.tsv"),
     priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: 1
     resources:

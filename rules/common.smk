@@ -8,6 +8,8 @@ from concrete_study.config import ConfigError, read_yaml, validate
 from concrete_study.data import DataError, check_file_md5, check_split_sizes
 from concrete_study.dataset import read_table
 from concrete_study.forkserver import Server
+from concrete_study.resources import train_request
+from concrete_study.runs import WIDTH as EMBEDDING_WIDTH
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
 from concrete_study.splits import check_md5s, read_splits, split_file_names, split_groups
@@ -67,6 +69,7 @@ def out(path):
 # computed is touched. Where the file is missing (no DVC remote had it), only the download rules
 # (`snakemake get_data`) can run.
 DATASET = None
+ROWS = 0
 try:
     check_file_md5(TABLE_SPEC["file"], TABLE_SPEC["md5"])
     # Damaged or inconsistent split files stop the workflow before any job; missing ones are
@@ -75,7 +78,8 @@ try:
         check_md5s(SPLITS_DIR, TABLE_SPEC["splits_md5"], BENCHMARK["splits"])
     if os.path.exists(TABLE_SPEC["file"]):
         DATASET, _table = read_table(TABLE_SPEC)
-        check_split_sizes(len(_table), config["split"], TABLE_SPEC["file"])
+        ROWS = len(_table)
+        check_split_sizes(ROWS, config["split"], TABLE_SPEC["file"])
         if SPLIT_FILES and all(os.path.exists(f) for f in SPLIT_FILES):
             read_splits(SPLITS_DIR, BENCHMARK["splits"], len(_table))
         del _table
@@ -104,8 +108,10 @@ FORKSERVER = Server()
 
 
 onstart:
-    if workflow.local_exec and not workflow.remote_exec:
-        FORKSERVER.start(config["threads"], ".snakemake/log/forkserver.log")
+    # A fork copies one thread: with `threads` above 1 the server's libraries would run a pool of
+    # them, and it would fork no job (forkserver.py).
+    if workflow.local_exec and not workflow.remote_exec and config["threads"] == 1:
+        FORKSERVER.start(1, ".snakemake/log/forkserver.log")
 
 
 onsuccess:
@@ -219,6 +225,38 @@ def peer_files(output):
 
 def is_deep(wildcards):
     return len(STUDY.jobs[wildcards.job].hidden) >= config["deep_layers"]
+
+
+def request(run, nets):
+    """What a job that trains `nets` nets of `run` side by side asks a cluster for
+    (resources.py): a function of the attempt, as a rule's resources take it."""
+
+    def of_attempt(attempt):
+        inputs = len(DATASET.columns(run.inputs)) if DATASET else 0
+        if run.embedding == "periodic":  # the MLP reads each input's embedding
+            inputs *= EMBEDDING_WIDTH
+        return train_request(ROWS, inputs, run.hidden, nets, run.epochs, attempt)
+
+    return of_attempt
+
+
+def train_resource(name):
+    """A train job's `mem_mb` or `runtime`."""
+    return lambda wildcards, attempt: getattr(request(STUDY.jobs[wildcards.job], len(SEEDS))(attempt), name)
+
+
+def candidate_resource(name):
+    """A benchmark job's: its candidate's nets, a stack of seeds for each split of its group."""
+    return lambda wildcards, attempt: getattr(
+        request(CANDIDATES[wildcards.candidate], len(SEEDS) * len(group_splits(wildcards)))(attempt), name
+    )
+
+
+def final_resource(name):
+    """The final model's: it trains each candidate in turn, so the largest one's request."""
+    return lambda wildcards, attempt: max(
+        getattr(request(run, len(SEEDS))(attempt), name) for run in CANDIDATES.values()
+    )
 
 
 def study_outputs():

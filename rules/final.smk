@@ -19,14 +19,13 @@ rule final_model:
         fit_predictions=out("final/fit_predictions.csv"),
         importance=captioned(out("final/importance.csv"), "importance_table", "6 Final model"),
     log:
-        out("logs/final_model.log"),
-    benchmark:
-        out("benchmarks/final_model.tsv")
+        messages=out("logs/final_model.log"),
+        benchmark=out("benchmarks/final_model.tsv"),
     priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: config["threads"]
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=final_resource("mem_mb"),
+        runtime=final_resource("runtime"),
     params:
         candidates=candidate_params(),
         dataset=TABLE,

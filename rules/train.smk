@@ -17,14 +17,13 @@ rule train:
     log:
         messages=out("logs/train/{job}.log"),
         time=out("logs/train/{job}.time.csv"),
-    benchmark:
-        out("benchmarks/train/{job}.tsv")
+        benchmark=out("benchmarks/train/{job}.tsv"),
     # The deep nets are the longest jobs: start them first.
     priority: lambda wc: 10 if is_deep(wc) else 0
     threads: config["threads"]
     resources:
-        mem_mb=1000,
-        runtime=lambda wc: 30 if is_deep(wc) else 10,
+        mem_mb=train_resource("mem_mb"),
+        runtime=train_resource("runtime"),
     params:
         run=lambda wc: STUDY.jobs[wc.job].params(),
         dataset=TABLE_INPUTS,

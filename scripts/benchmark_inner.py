@@ -9,7 +9,7 @@ import torch
 
 from concrete_study.data import read_clean
 from concrete_study.dataset import Dataset
-from concrete_study.logs import log_to
+from concrete_study.logs import log_to, measured
 from concrete_study.protocol import inner_predictions, write_inner
 from concrete_study.runs import Run
 from concrete_study.splits import splits_subset
@@ -25,7 +25,7 @@ def main(clean, dataset, splits_file, numbers, run, seeds, device, threads, out)
     print(f"{run.id}: {len(seeds)} seeds x splits {numbers}")
 
 
-with log_to(snakemake.log[0]):
+with log_to(snakemake.log.messages), measured(snakemake.log.benchmark):
     main(
         snakemake.input.clean,
         Dataset.from_params(snakemake.params.dataset),

@@ -9,7 +9,7 @@ import numpy as np
 from concrete_study.data import read_clean
 from concrete_study.dataset import Dataset
 from concrete_study.files import write_csv, write_json
-from concrete_study.logs import log_to
+from concrete_study.logs import log_to, measured
 from concrete_study.peer import peer_split
 
 
@@ -24,7 +24,7 @@ def main(clean, dataset, splits_file, peer, seeds, predictions, choices) -> None
         print(choice)
 
 
-with log_to(snakemake.log[0]):
+with log_to(snakemake.log.messages), measured(snakemake.log.benchmark):
     main(
         snakemake.input.clean,
         Dataset.from_params(snakemake.params.dataset),

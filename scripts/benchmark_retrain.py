@@ -12,7 +12,7 @@ from concrete_study.benchmark import retrain_and_test
 from concrete_study.data import read_clean
 from concrete_study.dataset import Dataset
 from concrete_study.files import read_json, write_csv
-from concrete_study.logs import log_to
+from concrete_study.logs import log_to, measured
 from concrete_study.runs import Run
 
 
@@ -26,7 +26,7 @@ def main(clean, dataset, splits_file, selection, name, numbers, run, seeds, devi
     print(f"{name}: chosen by splits {[c['split'] for c in chosen]} of {numbers}")
 
 
-with log_to(snakemake.log[0]):
+with log_to(snakemake.log.messages), measured(snakemake.log.benchmark):
     main(
         snakemake.input.clean,
         Dataset.from_params(snakemake.params.dataset),

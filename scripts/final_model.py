@@ -12,7 +12,7 @@ from concrete_study.data import read_clean, read_study_split
 from concrete_study.dataset import Dataset
 from concrete_study.files import remove_temporaries, save_torch, write_csv, write_json
 from concrete_study.final import final_model
-from concrete_study.logs import log_to
+from concrete_study.logs import log_to, measured
 from concrete_study.runs import Run
 
 
@@ -36,7 +36,7 @@ def main(
     )
 
 
-with log_to(snakemake.log[0]):
+with log_to(snakemake.log.messages), measured(snakemake.log.benchmark):
     main(
         snakemake.input.clean,
         Dataset.from_params(snakemake.params.dataset),

@@ -13,7 +13,7 @@ from concrete_study.data import fit_and_scale, read_clean, read_study_split
 from concrete_study.dataset import Dataset
 from concrete_study.engine import train
 from concrete_study.files import remove_temporaries, save_torch, write_json
-from concrete_study.logs import log_to
+from concrete_study.logs import log_to, measured
 from concrete_study.model import linear_layer_names
 from concrete_study.records import (
     job_metrics,
@@ -54,7 +54,7 @@ def main(
     print(f"done in {result.time_sec[-1]:.1f} s on {result.device}")
 
 
-with log_to(snakemake.log.messages):
+with log_to(snakemake.log.messages), measured(snakemake.log.benchmark):
     main(
         snakemake.input.clean,
         {p: snakemake.input[p] for p in ("train", "val")},

@@ -41,6 +41,16 @@ JOB = textwrap.dedent(
     if action == "wait":
         Path(sys.argv[2]).write_text(str(os.getpid()))
         time.sleep(60)
+    if action == "measure":  # 400 MB touched and a second of CPU, measured as the workflow's jobs are
+        from concrete_study.logs import measured
+
+        with measured(sys.argv[2]):
+            block = bytearray(400 * 1024 * 1024)
+            block[::4096] = b"x" * len(block[::4096])
+            end = time.process_time() + 1
+            while time.process_time() < end:
+                pass
+        sys.exit(0)
     sys.exit(int(action))
     """
 )
@@ -156,6 +166,52 @@ def test_the_fork_ends_with_its_job_s_process(server, tmp_path, sig):
     proc.wait(timeout=30)
     assert proc.returncode == -sig
     assert gone(fork)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+def test_a_fork_killed_by_a_signal_ends_its_job_s_process_with_it(server, tmp_path, sig):
+    """A fork killed by the kernel (memory, a crash) cannot report its own end: the server reports
+    it, and Snakemake sees what it would for a job of its own, a status of -9 (shell: 137)."""
+    pid_file = tmp_path / "pid"
+    proc = start_job(tmp_path, "wait", str(pid_file))
+    fork = wait_for(pid_file)
+    os.kill(fork, sig)
+    proc.wait(timeout=30)
+    assert proc.returncode == -sig
+
+
+def test_a_forked_job_measures_its_fork_not_the_process_that_waits(server, tmp_path):
+    measured = tmp_path / "benchmark.tsv"
+    code, said, err = run_job(tmp_path, "measure", str(measured))
+    assert code == 0 and said["warm"], err
+    header, values = (line.split("\t") for line in measured.read_text().splitlines())
+    assert header[:3] == ["s", "h:m:s", "max_rss"] and header[-1] == "cpu_time"
+    row = dict(zip(header, values, strict=True))
+    assert float(row["max_rss"]) > 400  # the waiting process holds a few tens of MB
+    assert 1 <= float(row["cpu_time"]) <= float(row["s"]) + 0.5
+
+
+def test_a_server_that_runs_more_than_one_thread_forks_no_job(tmp_path):
+    """A fork copies only the thread that forks: a library's thread pool (OpenBLAS's, with two
+    threads) would be missing in it. Such a server says so, and each job runs on its own."""
+    log = tmp_path / "forkserver.log"
+    running = Server()
+    previous = os.environ.get(SOCKET_VARIABLE)
+    running.start(2, log)
+    try:
+        path = os.environ[SOCKET_VARIABLE]
+        deadline = time.time() + 120
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.1)
+        env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, "2")}
+        code, said, err = run_job(tmp_path, "0", env=env)
+        assert code == 0 and not said["warm"], err
+        refused = "runs in its own process: the server runs 2 threads, and a fork would copy only one"
+        assert refused in log.read_text()
+    finally:
+        running.stop()
+        if previous:
+            os.environ[SOCKET_VARIABLE] = previous
 
 
 def test_the_server_stops_when_its_parent_is_gone(tmp_path):

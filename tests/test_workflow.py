@@ -1,5 +1,6 @@
 """End to end: the real snakemake on the smoke study, its outputs and its incremental reruns."""
 
+import csv
 import importlib.util
 import itertools
 import json
@@ -133,6 +134,16 @@ def test_jobs_forked_from_the_server_compute_what_jobs_of_their_own_compute(smok
     snakemake(repo, *SMOKE, "--no-hooks")
     assert not (repo / ".snakemake" / "log" / "forkserver.log").exists()
     assert comparable_results(repo) == comparable_results(smoke_study)
+    # Each job's benchmark file is its own measurement, forked or not: torch's memory is in both
+    # (the process that waits for a fork holds a few tens of MB), CPU time within the wall time.
+    for study in (smoke_study, repo):
+        for path in (study / "results" / "smoke" / "benchmarks" / "train").glob("*.tsv"):
+            with open(path) as fh:
+                row = next(csv.DictReader(fh, delimiter="\t"))
+            assert float(row["max_rss"]) > 150 and float(row["cpu_time"]) <= float(row["s"]) + 0.5, (
+                path,
+                row,
+            )
 
 
 def test_changing_one_learning_rate_retrains_only_that_run(smoke_copy):

@@ -5,7 +5,10 @@ matplotlib and LightGBM once, and each job forks from it instead of importing th
 Snakemake still runs every job as a process of its own. Its script's first line, `delegate()`,
 connects to the server and hands over the job's standard streams, working directory, environment,
 arguments and module path; a fork of the server runs the same script file with them, while the
-job's process waits, passes on the signals it gets, and exits with the fork's status. A job runs
+job's process waits, passes on the signals it gets, and ends as the fork ended: with its exit
+status, or killed by the same signal (the server waits for each fork and reports how it ended,
+which a fork killed by SIGKILL cannot do itself). A fork copies only the thread that forks, so
+the server forks only while it runs one thread. A job runs
 in its own process instead (the same bytes, only slower) where no server runs, under SLURM (its
 job's size is the job's), or where its environment differs from the server's in anything the
 preloaded libraries read as they load (OpenBLAS's kernels and threads, ...).
@@ -21,6 +24,7 @@ import gc
 import importlib
 import json
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -110,12 +114,22 @@ def delegate() -> None:
         signal.signal(signum, forward)
     status = _receive(conn, STATUS.size)
     if len(status) == STATUS.size:
-        os._exit(STATUS.unpack(status)[0])
-    if forwarded:  # it ended by the signal this process was sent: end by it too
-        signal.signal(forwarded[-1], signal.SIG_DFL)
-        os.kill(os.getpid(), forwarded[-1])
-    print("concrete-study: the job's process (a fork of the server) ended without a status", file=sys.stderr)
+        _end_as(STATUS.unpack(status)[0])
+    if forwarded:  # the server is gone, and the fork ended by the signal this process was sent
+        _end_as(-forwarded[-1])
+    print("concrete-study: the server ended before the job's fork reported its status", file=sys.stderr)
     os._exit(1)
+
+
+def _end_as(code: int) -> None:
+    """End this process as the fork ended: `code` is an exit status, or minus a signal's number
+    (Python's convention), and then this process is killed by that signal too."""
+    if code >= 0:
+        os._exit(code)
+    with contextlib.suppress(OSError):  # SIGKILL and SIGSTOP have no handler to reset
+        signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+    os._exit(128 - code)  # a signal that does not kill by default (SIGCHLD, ...): its shell status
 
 
 def _send_request(conn: socket.socket) -> None:
@@ -154,6 +168,14 @@ def refusal(request: dict, environ: dict[str, str]) -> str | None:
     return None
 
 
+def thread_count() -> int:
+    """The threads this process runs, native ones included (a preloaded library may start some)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc: Python's own threads are all it can see
+        return threading.active_count()
+
+
 def serve(path: str, parent: int) -> None:
     """Preload, then fork a process for each job that connects, until the parent process exits."""
     environ = dict(os.environ)
@@ -162,53 +184,98 @@ def serve(path: str, parent: int) -> None:
         importlib.import_module(name)
     gc.collect()
     gc.freeze()  # the forks' collections leave the preloaded objects (and their pages) alone
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the forks report to their jobs; none waits
+    forks: dict[int, socket.socket] = {}  # each running fork, with its job's connection
+    # A fork's end wakes the loop (a byte on this pipe), which reports it: nothing runs in the
+    # signal handler itself, so a report never interrupts another.
+    ended, wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)  # only now: a job that comes earlier runs in its own process
     listener.listen(64)
-    listener.settimeout(PARENT_POLL_S)
     print(f"preloaded {', '.join(PRELOAD)} in {time.perf_counter() - started:.1f} s", flush=True)
-    while os.getppid() == parent:
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
-        conn.settimeout(None)
-        try:
-            _serve_one(listener, conn, environ)
-        except Exception as exc:  # a job that went away while it was being taken: the next one
-            print(f"a job's request failed: {exc!r}", flush=True)
-        finally:
-            conn.close()
+    with selectors.DefaultSelector() as selector:
+        selector.register(listener, selectors.EVENT_READ)
+        selector.register(ended, selectors.EVENT_READ)
+        while os.getppid() == parent:
+            ready = {key.fileobj for key, _ in selector.select(PARENT_POLL_S)}
+            if ended in ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(ended, 4096)
+                _report_ended(forks)
+            if listener in ready:
+                _take(listener, environ, forks, [ended, wake])
     listener.close()
     with contextlib.suppress(OSError):  # a parent killed without its hooks leaves nothing behind
         os.unlink(path)
         os.rmdir(os.path.dirname(path))
 
 
-def _serve_one(listener: socket.socket, conn: socket.socket, environ: dict[str, str]) -> None:
+def _take(listener: socket.socket, environ: dict[str, str], forks: dict, pipe: list[int]) -> None:
+    """Accept one job: fork it and keep its connection (to report its end), or send it back."""
+    conn, _ = listener.accept()
+    try:
+        # The server's own descriptors, which a fork closes: the other jobs' connections among them.
+        pid = _serve_one(listener, conn, environ, [*pipe, *(c.fileno() for c in forks.values())])
+    except Exception as exc:  # a job that went away while it was being taken: the next one
+        print(f"a job's request failed: {exc!r}", flush=True)
+        pid = None
+    if pid is None:
+        conn.close()
+    else:
+        forks[pid] = conn
+        _report_ended(forks)  # one that ended before it was registered
+
+
+def _serve_one(
+    listener: socket.socket, conn: socket.socket, environ: dict[str, str], servers_own: list[int]
+) -> int | None:
+    """Take one job's request: the pid of the fork that runs it, or None where it runs on its own."""
     header, fds, _, _ = socket.recv_fds(conn, LENGTH.size, 3)
     try:
         request = json.loads(_receive(conn, LENGTH.unpack(header)[0]))
-        reason = refusal(request, environ)
+        threads = thread_count()
+        reason = refusal(request, environ) or (
+            f"the server runs {threads} threads, and a fork would copy only one" if threads > 1 else None
+        )
         if reason:
             print(f"{request['argv'][0]}: runs in its own process: {reason}", flush=True)
             conn.sendall(REFUSED)
-            return
+            return None
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             listener.close()
+            signal.set_wakeup_fd(-1)
+            for fd in servers_own:
+                os.close(fd)
             _run_job(conn, fds, request)  # never returns
         print(f"{request['argv'][0]}: pid {pid}", flush=True)
+        return pid
     finally:
         for fd in fds:  # the fork has its own copies
             os.close(fd)
 
 
+def _report_ended(forks: dict[int, socket.socket]) -> None:
+    """Tell the job of each fork that has ended how it ended: its exit status, or minus the signal
+    that killed it."""
+    for pid in list(forks):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, 1 << 8  # reaped elsewhere: a failure, never a silent success
+        if done:
+            conn = forks.pop(pid)
+            with contextlib.suppress(OSError):
+                conn.sendall(STATUS.pack(os.waitstatus_to_exitcode(status)))
+            conn.close()
+
+
 def _run_job(conn: socket.socket, fds: list[int], request: dict) -> None:
-    """In the fork: become the job's process, run its script, report its status and exit."""
+    """In the fork: become the job's process, run its script and exit with its status (which the
+    server reports to the job's process)."""
     code = 1
     try:
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -239,8 +306,6 @@ def _run_job(conn: socket.socket, fds: list[int], request: dict) -> None:
         traceback.print_exc()
         code = 1
     finally:
-        with contextlib.suppress(OSError):
-            conn.sendall(STATUS.pack(code))
         os._exit(code)
 
 

@@ -2,10 +2,12 @@
 # The smoke study on a real one-node SLURM cluster, compared with a local run of the same config.
 #
 # Installs slurm-wlm and munge from Debian where absent, writes /etc/slurm/slurm.conf (the
-# executor plugin's job step drops SLURM_CONF, so the file must be there), starts munged,
-# slurmctld and slurmd, runs the workflow with --workflow-profile profiles/slurm, checks that
-# every training job was a SLURM job, compares the outputs with a local run, then stops the
-# daemons by their process ids and restores /etc/slurm/slurm.conf.
+# executor plugin's job step drops SLURM_CONF, so the file must be there; memory limits enforced),
+# starts munged, slurmctld and slurmd, runs the workflow with --workflow-profile profiles/slurm
+# (grouped jobs, retries) with the final model's first attempt given too little memory, checks
+# that every training job ran in a grouped SLURM job and that the final model was killed for
+# memory and retried with more, compares the outputs with a local run, then stops the daemons by
+# their process ids and restores /etc/slurm/slurm.conf.
 #
 # It changes system files, so it runs only in CI or when asked: CONCRETE_STUDY_SLURM_TEST=1.
 set -euo pipefail
@@ -58,7 +60,9 @@ AuthType=auth/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=OverMemoryKill
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -103,8 +107,11 @@ copy() {
 copy "$WORK/slurm"
 copy "$WORK/local"
 slurm_start=$(date +%s)
+# The final model asks for 100 MB, then 400, then 1600 (the profile's two retries): the first
+# attempts are killed for memory.
 (cd "$WORK/slurm" && PYTHONPATH="$WORK/slurm/src" snakemake --workflow-profile profiles/slurm \
-  --configfile config/smoke.yaml --jobs 4 > "$WORK/slurm-run.log" 2>&1) \
+  --configfile config/smoke.yaml --jobs 4 --set-resources 'final_model:mem_mb=100*4**(attempt-1)' \
+  > "$WORK/slurm-run.log" 2>&1) \
   || { tail -50 "$WORK/slurm-run.log"; cat "$WORK"/slurm*.log | tail -20; exit 1; }
 slurm_secs=$(( $(date +%s) - slurm_start ))
 (cd "$WORK/local" && PYTHONPATH="$WORK/local/src" snakemake --cores 2 --configfile config/smoke.yaml \
@@ -122,17 +129,36 @@ from conftest import comparable_results  # noqa: E402
 
 runs = sorted(p.name for p in (work / "slurm" / "results" / "smoke" / "runs").iterdir())
 log = (work / "slurm-run.log").read_text()
-ids = {int(i) for i in re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/rule_train/", log)}
-assert len(ids) == len(runs), f"{len(runs)} training runs but {len(ids)} train jobs submitted to SLURM"
-for job in ids:
-    info = subprocess.run(["scontrol", "show", "job", str(job)], capture_output=True, text=True).stdout
-    assert "JobState=COMPLETED" in info, f"SLURM job {job}: {info[:200]}"
+# (Snakemake's job, SLURM's job id, the SLURM logs' folder, the kind: group_<name>_<rule> or rule_<rule>)
+submitted = re.findall(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S*/slurm_logs)/(\w+)/\S+\)", log)
+
+
+def job(slurm_id: str) -> tuple[str, int]:
+    """A SLURM job's state and its memory (MB)."""
+    info = subprocess.run(["scontrol", "show", "job", slurm_id], capture_output=True, text=True).stdout
+    return re.search(r"JobState=(\w+)", info).group(1), int(re.search(r"mem=(\d+)M", info).group(1))
+
+
+training = [i for _, i, _, kind in submitted if kind == "group_training_train"]
+assert len(training) == -(-len(runs) // 4), f"{len(runs)} training jobs, {len(training)} grouped SLURM jobs"
+assert all(job(i)[0] == "COMPLETED" for i in training), [job(i) for i in training]
+assert not re.search(r"Error in rule train:", log), "a training job failed"
+jobs = {name for name, _, _, _ in submitted}
+assert len(jobs) <= 7, f"{len(jobs)} SLURM jobs for the smoke study (grouped: 7)"
+final = [(i, folder) for _, i, folder, kind in submitted if kind == "rule_final_model"]
+states = [job(i) for i, _ in final]
+assert [s for s, _ in states] == ["FAILED"] * (len(final) - 1) + ["COMPLETED"] and len(final) >= 2, states
+assert [m for _, m in states] == sorted({m for _, m in states}), f"memory not growing: {states}"
+for i, folder in final[:-1]:
+    text = Path(folder, "rule_final_model", f"{i}.log").read_text()
+    assert "Exceeded job memory limit" in text, text[-500:]
 slurm, local = comparable_results(work / "slurm"), comparable_results(work / "local")
 assert slurm.keys() == local.keys(), set(slurm) ^ set(local)
 differ = [k for k in slurm if slurm[k] != local[k]]
 assert not differ, f"SLURM and local results differ: {differ}"
-print(f"{len(ids)} training jobs ran as SLURM jobs (ids {min(ids)}-{max(ids)}, all COMPLETED); "
-      f"{len(slurm)} result files equal the local run's")
+print(f"{len(runs)} training jobs ran in {len(training)} grouped SLURM jobs, all COMPLETED; {len(jobs)} SLURM "
+      f"jobs in all; the final model killed for memory at {', '.join(f'{m} MB' for _, m in states[:-1])} "
+      f"and completed at {states[-1][1]} MB; {len(slurm)} result files equal the local run's")
 PY
 echo "SLURM run of the smoke study: ${slurm_secs} s; whole test: $(( $(date +%s) - start )) s"
 echo "1 passed, 0 failed"

@@ -1,0 +1,33 @@
+"""What a job asks a cluster for (resources.py), and how the rules ask it."""
+
+from __future__ import annotations
+
+from concrete_study.model import build_mlp
+from concrete_study.resources import BASE_MB, train_request, weights
+
+
+def test_weights_are_those_of_the_study_s_mlp():
+    for inputs, hidden in ((8, (128, 64)), (11, (128, 128, 128, 128)), (64, (16,))):
+        net = build_mlp(inputs, list(hidden))
+        assert weights(inputs, hidden) == sum(p.numel() for p in net.parameters())
+
+
+def test_a_retried_job_asks_for_attempt_times_as_much():
+    first = train_request(50_000, 8, (128, 64), 5, 300)
+    for attempt in (2, 3):
+        again = train_request(50_000, 8, (128, 64), 5, 300, attempt)
+        assert again.mem_mb == attempt * first.mem_mb and again.runtime == attempt * first.runtime
+
+
+def test_the_request_follows_rows_inputs_widths_seeds_and_epochs():
+    small = train_request(1_000, 8, (128, 64), 5, 300)
+    assert small.mem_mb > BASE_MB and small.runtime >= 10
+    for bigger in (
+        train_request(50_000, 8, (128, 64), 5, 300),
+        train_request(1_000_000, 32, (128, 64), 5, 300),
+        train_request(1_000_000, 8, (128, 128, 128, 128), 5, 300),
+        train_request(1_000_000, 8, (128, 64), 20, 300),
+    ):
+        assert bigger.mem_mb > small.mem_mb
+    long = train_request(200_000, 8, (128, 64), 5, 3000)
+    assert long.runtime > train_request(200_000, 8, (128, 64), 5, 300).runtime
