@@ -66,8 +66,8 @@ rule benchmark_inner:
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
-        mem_mb=candidate_resource("mem_mb"),
-        runtime=candidate_resource("runtime"),
+        mem_mb=resource("mem_mb", candidate_size),
+        runtime=resource("runtime", candidate_size),
     params:
         run=candidate_run,
         splits=group_splits,
@@ -107,8 +107,8 @@ rule benchmark_retrain:
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
-        mem_mb=candidate_resource("mem_mb"),
-        runtime=candidate_resource("runtime"),
+        mem_mb=resource("mem_mb", candidate_size),
+        runtime=resource("runtime", candidate_size),
     params:
         run=candidate_run,
         splits=group_splits,

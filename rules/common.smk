@@ -8,7 +8,7 @@ from concrete_study.config import ConfigError, read_yaml, validate
 from concrete_study.data import DataError, check_file_md5, check_split_sizes
 from concrete_study.dataset import read_table
 from concrete_study.forkserver import Server
-from concrete_study.resources import train_request
+from concrete_study.resources import memory_mb, request, seconds
 from concrete_study.runs import WIDTH as EMBEDDING_WIDTH
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
@@ -227,36 +227,36 @@ def is_deep(wildcards):
     return len(STUDY.jobs[wildcards.job].hidden) >= config["deep_layers"]
 
 
-def request(run, nets):
-    """What a job that trains `nets` nets of `run` side by side asks a cluster for
-    (resources.py): a function of the attempt, as a rule's resources take it."""
-
-    def of_attempt(attempt):
-        inputs = len(DATASET.columns(run.inputs)) if DATASET else 0
-        if run.embedding == "periodic":  # the MLP reads each input's embedding
-            inputs *= EMBEDDING_WIDTH
-        return train_request(ROWS, inputs, run.hidden, nets, run.epochs, attempt)
-
-    return of_attempt
-
-
-def train_resource(name):
-    """A train job's `mem_mb` or `runtime`."""
-    return lambda wildcards, attempt: getattr(request(STUDY.jobs[wildcards.job], len(SEEDS))(attempt), name)
-
-
-def candidate_resource(name):
-    """A benchmark job's: its candidate's nets, a stack of seeds for each split of its group."""
-    return lambda wildcards, attempt: getattr(
-        request(CANDIDATES[wildcards.candidate], len(SEEDS) * len(group_splits(wildcards)))(attempt), name
+def job_size(run, nets):
+    """The peak memory (MB) and the seconds of a job that trains `nets` nets of `run` side by side
+    on the table (resources.py)."""
+    inputs = len(DATASET.columns(run.inputs)) if DATASET else 0
+    if run.embedding == "periodic":  # the MLP reads each input's embedding
+        inputs *= EMBEDDING_WIDTH
+    return (
+        memory_mb(ROWS, inputs, run.hidden, nets),
+        seconds(ROWS, inputs, run.hidden, nets, run.epochs),
     )
 
 
-def final_resource(name):
-    """The final model's: it trains each candidate in turn, so the largest one's request."""
-    return lambda wildcards, attempt: max(
-        getattr(request(run, len(SEEDS))(attempt), name) for run in CANDIDATES.values()
-    )
+def train_size(wildcards):
+    return job_size(STUDY.jobs[wildcards.job], len(SEEDS))
+
+
+def candidate_size(wildcards):
+    """A benchmark job's: a stack of its candidate's seeds for each split of its group."""
+    return job_size(CANDIDATES[wildcards.candidate], len(SEEDS) * len(group_splits(wildcards)))
+
+
+def final_size(wildcards):
+    """The final model's: each candidate trained in turn, then the chosen one again."""
+    sizes = [job_size(run, len(SEEDS)) for run in CANDIDATES.values()]
+    return max(m for m, _ in sizes), sum(s for _, s in sizes) + max(s for _, s in sizes)
+
+
+def resource(name, size):
+    """A rule's `mem_mb` or `runtime`, from its job's size, on the attempt (a retry asks for more)."""
+    return lambda wildcards, attempt: getattr(request(*size(wildcards), attempt), name)
 
 
 def study_outputs():

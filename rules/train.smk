@@ -22,8 +22,8 @@ rule train:
     priority: lambda wc: 10 if is_deep(wc) else 0
     threads: config["threads"]
     resources:
-        mem_mb=train_resource("mem_mb"),
-        runtime=train_resource("runtime"),
+        mem_mb=resource("mem_mb", train_size),
+        runtime=resource("runtime", train_size),
     params:
         run=lambda wc: STUDY.jobs[wc.job].params(),
         dataset=TABLE_INPUTS,

@@ -99,7 +99,7 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 def comparable_results(repo, study: str = "smoke"):
     """Every result file's bytes of a study (its folder under results/), less the logs and
-    Snakemake's benchmarks: what dvc.yaml pins, which carries no wall time, so two runs of one
+    the jobs' benchmark files: what dvc.yaml pins, which carries no wall time, so two runs of one
     study must give the same bytes."""
     top = repo / "results" / study
     return {

@@ -2,10 +2,11 @@
 
 A rule fitted to measurements (benchmarks/rows.py, docs/slurm.md): a job on a node is a Snakemake
 process that reads the table at parse time plus the job's script, which imports torch, reads the
-table and trains every seed side by side. Its memory is a fixed part plus a part per table cell
-and a part per row for each seed's activations. Its time is a start-up plus a part per weight
-update (rows x epochs x seeds x weights). A job killed for memory or time by the cluster comes back
-(the SLURM profile's `retries`) with `attempt` times the request.
+table and trains its nets (a net per seed, and per split in a benchmark job) side by side. Its
+memory is a fixed part plus a part per table cell and a part per row, net and hidden unit. Its
+time is a start-up plus a part per weight update (rows x epochs x nets x weights). A job killed
+for memory or time by the cluster comes back (the SLURM profile's `retries`) with `attempt` times
+the request.
 """
 
 from __future__ import annotations
@@ -39,14 +40,28 @@ def weights(inputs: int, hidden) -> int:
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
-def train_request(rows: int, inputs: int, hidden, seeds: int, epochs: int, attempt: int = 1) -> Request:
-    """The memory (MB) and time (minutes) a job that trains `seeds` nets of widths `hidden` on a
-    table of `rows` rows and `inputs` inputs for `epochs` epochs asks for, on its `attempt`-th try."""
+def memory_mb(rows: int, inputs: int, hidden, nets: int) -> float:
+    """The peak memory (MB) of a job that trains `nets` nets of widths `hidden` side by side on a
+    table of `rows` rows and `inputs` inputs."""
     cells = rows * (inputs + 1)
-    activations = rows * seeds * sum(hidden)
-    memory = BASE_MB + (CELL_BYTES * cells + ACTIVATION_BYTES * activations) / 2**20
-    seconds = START_S + UPDATE_NS * 1e-9 * rows * epochs * seeds * weights(inputs, hidden)
+    activations = rows * nets * sum(hidden)
+    return BASE_MB + (CELL_BYTES * cells + ACTIVATION_BYTES * activations) / 2**20
+
+
+def seconds(rows: int, inputs: int, hidden, nets: int, epochs: int) -> float:
+    """The seconds the same job takes to train them for `epochs` epochs."""
+    return START_S + UPDATE_NS * 1e-9 * rows * epochs * nets * weights(inputs, hidden)
+
+
+def request(memory: float, time: float, attempt: int = 1) -> Request:
+    """What a job of peak `memory` (MB) and `time` (seconds) asks for on its `attempt`-th try."""
     return Request(
         mem_mb=attempt * math.ceil(MEMORY_MARGIN * memory),
-        runtime=attempt * max(MIN_RUNTIME, math.ceil(RUNTIME_MARGIN * seconds / 60)),
+        runtime=attempt * max(MIN_RUNTIME, math.ceil(RUNTIME_MARGIN * time / 60)),
     )
+
+
+def train_request(rows: int, inputs: int, hidden, nets: int, epochs: int, attempt: int = 1) -> Request:
+    """What a job that trains `nets` nets asks for: the two estimates above, on its attempt."""
+    memory, time = memory_mb(rows, inputs, hidden, nets), seconds(rows, inputs, hidden, nets, epochs)
+    return request(memory, time, attempt)
