@@ -20,7 +20,7 @@ rule experiment_table:
         md=out("tables/{experiment}.md"),
     log:
         messages=out("logs/tables/{experiment}.log"),
-        time=out("logs/tables/{experiment}.time.md"),
+        time=out("logs/tables/{experiment}.time.csv"),
     params:
         runs=runs_of("table/{experiment}"),
         times=time_logs("table/{experiment}"),

@@ -1,4 +1,5 @@
 # What every stage shares: the checked config, the study's runs and jobs, and small helpers.
+import csv
 import json
 import os
 import re
@@ -96,6 +97,21 @@ if DATASET and DATASET.left_out:
 config["results"] = RESULTS
 if DATASET:
     config["dataset"].update(name=DATASET.name, figure_input=DATASET.figure_input)
+
+
+def sweep_times():
+    """Each experiment table's seconds per model, from its time log where this clone trained its
+    runs: the report shows them beside the table, and no pinned file carries time."""
+    times = {}
+    for experiment in STUDY.experiments:
+        path = out(f"logs/tables/{experiment}.time.csv")
+        if os.path.exists(path):
+            with open(path) as fh:
+                times[experiment] = list(csv.DictReader(fh))
+    return times
+
+
+config["sweep_times"] = sweep_times()
 # The table's facts, a param of the jobs that show or read them: an edit reruns just those.
 TABLE = DATASET.params() if DATASET else {}
 TABLE_INPUTS = DATASET.inputs_only().params() if DATASET else {}  # what a training job reads

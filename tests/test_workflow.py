@@ -113,6 +113,11 @@ def test_report_gathers_every_figure_and_table(smoke_study):
     assert len(shown) > 20 and not missing, missing
     # Captions speak the table's language, from the config's dataset section (Jinja).
     assert "histogram of cement against strength" in html and "published 90/10" in html
+    # Beside each sweep table, its seconds per model, read from the time logs (no pinned file).
+    tables = sorted((smoke_study / "results" / "smoke" / "logs" / "tables").glob("*.time.csv"))
+    assert len(tables) > 3 and html.count("Seconds per model on the machine that trained it") == len(tables)
+    first = pd.read_csv(tables[0])
+    assert first["train_time_sec"].gt(0).all() and f"<td>{first['run'][0]}</td>" in html
     # The front page opens on the result, rendered as tables (not a literal block), then
     # describes the study.
     front = html[html.index("var workflow_desc") :]

@@ -75,21 +75,18 @@ def table_markdown(table: pd.DataFrame, title: str, dataset: Dataset) -> str:
     return "\n".join(lines)
 
 
-def time_markdown(table: pd.DataFrame, times: dict[str, pd.DataFrame | None], title: str) -> str:
-    """The time per model of each row of an experiment table, in its order: the job's wall time up
+def time_table(table: pd.DataFrame, times: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """The time per model of each run of an experiment table, in its order: the job's wall time up
     to the run's last epoch (its time log, records.write_times) divided by the job's seeds, the
     cost of one model when the seeds train side by side. A run whose job did not train here (its
-    results came with `dvc pull`) has no time log and shows none."""
-    rows = []
-    for r in table.itertuples():
-        log = times.get(r.run)
-        seconds = "" if log is None else f"{float(log['time_sec'].iloc[r.epochs - 1]) / r.seeds:.2f}"
-        rows.append(
-            [r.optimizer, r.scheduler, f"{r.momentum:.2f}", r.hidden, f"{r.lr:.1e}", str(r.epochs), seconds]
-        )
-    head = ["optimizer", "scheduler", "momentum", "hidden", "lr", "epochs", "train_time_sec"]
-    note = "train_time_sec: seconds per model on this machine, blank where the run trained elsewhere."
-    return "\n".join([f"# {title}: time per model", "", *markdown_table(head, rows), "", note, ""])
+    results came with `dvc pull`) has no time log and no time."""
+    seconds = [
+        None
+        if times.get(r.run) is None
+        else round(float(times[r.run]["time_sec"].iloc[r.epochs - 1]) / r.seeds, 2)
+        for r in table.itertuples()
+    ]
+    return pd.DataFrame({"run": table["run"], "train_time_sec": seconds})
 
 
 def parameter_table(hidden_list: list[list[int]], n_inputs: int) -> pd.DataFrame:
