@@ -1,5 +1,5 @@
-"""Rows benchmark: one training job on tables of 1k, 10k and 50k rows, run as a cluster runs it, and
-what the workflow asks the cluster for it (resources.py).
+"""Rows benchmark: one training job (or the LightGBM peer's, `--job peer`) on tables of 1k, 10k and
+50k rows, run as a cluster runs it, and what the workflow asks the cluster for it (resources.py).
 
 A synthetic table (8 inputs, a noisy smooth target) of each size goes into the smoke study's config
 (`dataset` replaced, 5 seeds, [128, 64] at its base). Its data rules run first; then the training
@@ -10,7 +10,7 @@ a job's processes. Printed per size: the job's seconds per 1,000 rows (its own m
 peak, the memory requested, and requested / peak, which should lie between 1 and 2.
 
     .venv/bin/python benchmarks/rows.py [--rows 1000 10000 50000] [--seeds 5]
-        [--hidden 128 64] [--inputs 8]
+        [--hidden 128 64] [--inputs 8] [--job train|peer]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import psutil
 import yaml
 
 from concrete_study.config import validate
-from concrete_study.resources import train_request
+from concrete_study.resources import peer_size, request, train_size
 from concrete_study.runs import expand_study, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,8 @@ def peak_of_tree(cmd: list[str], cwd: Path) -> float:
 
 
 def one_size(repo: Path, rows: int, args) -> dict:
-    """The base run's training job on a table of `rows` rows: its peak, seconds and request."""
+    """The base run's training job (or the peer's) on a table of `rows` rows: its peak, seconds
+    and request."""
     table = repo / f"table_{rows}.csv"
     synthetic(rows, args.inputs, table)
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
@@ -91,16 +92,28 @@ def one_size(repo: Path, rows: int, args) -> dict:
     results = Path("results") / f"rows{rows}"  # relative to the copy, as Snakemake names its files
     snakemake = [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "--quiet", "--no-hooks"]
     snakemake += ["--configfile", str(configfile), "--"]  # then the targets
-    prepare = [str(results / "data" / "split" / p) for p in ("train.txt", "val.txt")]
-    prepared = subprocess.run([*snakemake, *prepare], cwd=repo, capture_output=True, text=True)
+    if args.job == "train":
+        prepare = [results / "data" / "split" / p for p in ("train.txt", "val.txt")]
+        target, measured = (
+            results / "runs" / job / "metrics.json",
+            results / "benchmarks" / "train" / f"{job}.tsv",
+        )
+        run = study.jobs[job]
+        asked = request(*train_size(rows, args.inputs, run.hidden, args.seeds, run.epochs))
+    else:  # the LightGBM peer's job: every split of the benchmark
+        prepare = [results / "benchmark" / "splits.npz"]
+        target, measured = (
+            results / "benchmark" / "peer" / "split_0.csv",
+            results / "benchmarks" / "benchmark" / "peer.tsv",
+        )
+        asked = request(*peer_size(rows, args.inputs, checked["benchmark"], args.seeds))
+    prepared = subprocess.run([*snakemake, *map(str, prepare)], cwd=repo, capture_output=True, text=True)
     if prepared.returncode:
         sys.exit(f"the data rules failed:\n{prepared.stderr[-3000:]}")
-    peak = peak_of_tree([*snakemake, str(results / "runs" / job / "metrics.json")], repo)
-    with open(repo / results / "benchmarks" / "train" / f"{job}.tsv") as fh:
+    peak = peak_of_tree([*snakemake, str(target)], repo)
+    with open(repo / measured) as fh:
         own = next(csv.DictReader(fh, delimiter="\t"))
-    run = study.jobs[job]
-    request = train_request(rows, args.inputs, run.hidden, args.seeds, run.epochs)
-    return {"peak": peak, "seconds": float(own["s"]), "script_mb": float(own["max_rss"]), "request": request}
+    return {"peak": peak, "seconds": float(own["s"]), "script_mb": float(own["max_rss"]), "request": asked}
 
 
 def main() -> None:
@@ -109,10 +122,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 64])
     parser.add_argument("--inputs", type=int, default=8)
+    parser.add_argument("--job", choices=["train", "peer"], default="train")
     args = parser.parse_args()
-    print(
-        f"one training job: {args.hidden}, {args.seeds} seeds, the smoke study's epochs, {args.inputs} inputs"
-    )
+    shape = f"{args.seeds} seeds, {args.inputs} inputs"
+    if args.job == "train":
+        print(f"one training job: {args.hidden}, {shape}, the smoke study's epochs")
+    else:
+        print(f"the LightGBM peer's job: {shape}, the smoke study's splits and grid")
     with tempfile.TemporaryDirectory(prefix="concrete-rows-") as tmp:
         repo = Path(tmp)
         listed = ["git", "ls-files", "-co", "--exclude-standard"]

@@ -66,8 +66,8 @@ rule benchmark_inner:
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
-        mem_mb=resource("mem_mb", candidate_size),
-        runtime=resource("runtime", candidate_size),
+        mem_mb=resource("mem_mb", candidate_job_size),
+        runtime=resource("runtime", candidate_job_size),
     params:
         run=candidate_run,
         splits=group_splits,
@@ -107,8 +107,8 @@ rule benchmark_retrain:
     priority: 20  # the benchmark's chain (inner, select, retrain) is the longest: start it first
     threads: config["threads"]
     resources:
-        mem_mb=resource("mem_mb", candidate_size),
-        runtime=resource("runtime", candidate_size),
+        mem_mb=resource("mem_mb", candidate_job_size),
+        runtime=resource("runtime", candidate_job_size),
     params:
         run=candidate_run,
         splits=group_splits,
@@ -135,8 +135,8 @@ rule benchmark_peer:
     priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=30,
+        mem_mb=resource("mem_mb", peer_job_size),
+        runtime=resource("runtime", peer_job_size),
     params:
         peer=PEER,
         seeds=SEEDS,

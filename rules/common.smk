@@ -9,7 +9,7 @@ from concrete_study.config import ConfigError, read_yaml, validate
 from concrete_study.data import DataError, check_file_md5, check_split_sizes
 from concrete_study.dataset import read_table
 from concrete_study.forkserver import Server
-from concrete_study.resources import memory_mb, request, seconds
+from concrete_study.resources import peer_size, request, train_size
 from concrete_study.runs import WIDTH as EMBEDDING_WIDTH
 from concrete_study.runs import expand_study, resolve
 from concrete_study.sources import library_sources
@@ -249,25 +249,27 @@ def job_size(run, nets):
     inputs = len(DATASET.columns(run.inputs)) if DATASET else 0
     if run.embedding == "periodic":  # the MLP reads each input's embedding
         inputs *= EMBEDDING_WIDTH
-    return (
-        memory_mb(ROWS, inputs, run.hidden, nets),
-        seconds(ROWS, inputs, run.hidden, nets, run.epochs),
-    )
+    return train_size(ROWS, inputs, run.hidden, nets, run.epochs)
 
 
-def train_size(wildcards):
+def train_job_size(wildcards):
     return job_size(STUDY.jobs[wildcards.job], len(SEEDS))
 
 
-def candidate_size(wildcards):
+def candidate_job_size(wildcards):
     """A benchmark job's: a stack of its candidate's seeds for each split of its group."""
     return job_size(CANDIDATES[wildcards.candidate], len(SEEDS) * len(group_splits(wildcards)))
 
 
-def final_size(wildcards):
+def final_job_size(wildcards):
     """The final model's: each candidate trained in turn, then the chosen one again."""
     sizes = [job_size(run, len(SEEDS)) for run in CANDIDATES.values()]
     return max(m for m, _ in sizes), sum(s for _, s in sizes) + max(s for _, s in sizes)
+
+
+def peer_job_size(wildcards):
+    """The LightGBM peer's: it reads the raw inputs."""
+    return peer_size(ROWS, len(DATASET.features) if DATASET else 0, BENCHMARK, len(SEEDS))
 
 
 def resource(name, size):

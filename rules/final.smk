@@ -24,8 +24,8 @@ rule final_model:
     priority: 10  # one of the longest jobs: started early, it does not end the run alone
     threads: config["threads"]
     resources:
-        mem_mb=resource("mem_mb", final_size),
-        runtime=resource("runtime", final_size),
+        mem_mb=resource("mem_mb", final_job_size),
+        runtime=resource("runtime", final_job_size),
     params:
         candidates=candidate_params(),
         dataset=TABLE,

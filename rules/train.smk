@@ -22,8 +22,8 @@ rule train:
     priority: lambda wc: 10 if is_deep(wc) else 0
     threads: config["threads"]
     resources:
-        mem_mb=resource("mem_mb", train_size),
-        runtime=resource("runtime", train_size),
+        mem_mb=resource("mem_mb", train_job_size),
+        runtime=resource("runtime", train_job_size),
     params:
         run=lambda wc: STUDY.jobs[wc.job].params(),
         dataset=TABLE_INPUTS,

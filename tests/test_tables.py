@@ -79,17 +79,30 @@ def test_raw_and_derived_inputs_train_different_networks(smoke_study):
     assert raw["true"].equals(derived["true"]) and not raw["seed_0"].equals(derived["seed_0"])
 
 
-def test_the_rows_benchmark_runs_a_training_job_as_a_node_does_and_its_request_covers_the_peak():
+@pytest.mark.parametrize(
+    "job, heading",
+    [("train", "one training job: [128, 64], 2 seeds"), ("peer", "the LightGBM peer's job: 2 seeds")],
+)
+def test_the_rows_benchmark_runs_a_job_as_a_node_does_and_its_request_covers_the_peak(job, heading):
     """benchmarks/rows.py on a small table: the job's request (resources.py) is at least its
     measured peak and at most twice it."""
     proc = subprocess.run(
-        [str(BIN / "python"), str(ROOT / "benchmarks" / "rows.py"), "--rows", "2000", "--seeds", "2"],
+        [
+            str(BIN / "python"),
+            str(ROOT / "benchmarks" / "rows.py"),
+            "--rows",
+            "2000",
+            "--seeds",
+            "2",
+            "--job",
+            job,
+        ],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("one training job: [128, 64], 2 seeds")
+    assert lines[0].startswith(heading)
     assert lines[1].startswith("  2,000 rows:") and len(lines) == 2
     ratio = float(re.search(r"requested / peak (\d+\.\d+)$", lines[1]).group(1))
     assert 1 <= ratio <= 2, lines[1]
