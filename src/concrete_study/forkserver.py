@@ -213,7 +213,11 @@ def serve(path: str, parent: int) -> None:
 
 def _take(listener: socket.socket, environ: dict[str, str], forks: dict, pipe: list[int]) -> None:
     """Accept one job: fork it and keep its connection (to report its end), or send it back."""
-    conn, _ = listener.accept()
+    try:
+        conn, _ = listener.accept()
+    except OSError as exc:  # it went away before it was taken
+        print(f"a job's connection failed: {exc!r}", flush=True)
+        return
     try:
         # The server's own descriptors, which a fork closes: the other jobs' connections among them.
         pid = _serve_one(listener, conn, environ, [*pipe, *(c.fileno() for c in forks.values())])
