@@ -266,6 +266,13 @@ def test_make_pull_gives_a_fresh_clone_the_whole_study(dvc_repo, tmp_path):
     clone, out = pulled_clone(pushing, tmp_path / "clone")
     assert "pulled the data and every result from team: nothing to rerun" in out
     assert_same_study(pushing, clone)
+    # Its report has every table, and says that this clone trained none of the sweeps' runs.
+    snakemake(clone, *SMOKE, "--report", "report.html")
+    html = (clone / "report.html").read_text(errors="replace")
+    sweeps = len(list((pushing / "results" / "smoke" / "logs" / "tables").glob("*.time.csv")))
+    assert (
+        sweeps > 3 and html.count("No seconds per model here: this clone did not train these runs") == sweeps
+    )
 
 
 VICTIM = "results/smoke/runs/h16-8_adam_lr0.01_bs32_e12/history.csv"
