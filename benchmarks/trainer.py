@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from concrete_study.data import fit_and_scale, split_indices
 from concrete_study.dataset import read_table
 from concrete_study.engine import train
-from concrete_study.model import initial_mlp
+from concrete_study.model import layer_sizes
 from concrete_study.numerics import UNPINNED
 from concrete_study.runs import Run
 
@@ -43,7 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def reference(run, seed, a, device) -> tuple[float, float]:
     """One seed, trained the way the original study did. Returns (seconds, best val MSE)."""
     start = time.perf_counter()
-    model = initial_mlp(a["X_train"].shape[1], run.hidden, seed).to(device)
+    torch.manual_seed(seed)
+    linears = [nn.Linear(i, o) for i, o in layer_sizes(a["X_train"].shape[1], run.hidden)]
+    model = nn.Sequential(*(m for lin in linears for m in (lin, nn.ReLU())))[:-1].to(device)
     opt = torch.optim.Adam(model.parameters(), lr=run.lr)
     loader = DataLoader(
         TensorDataset(torch.tensor(a["X_train"]), torch.tensor(a["y_train"]).unsqueeze(1)),

@@ -99,7 +99,7 @@ rule weight_figures:
     log:
         out("logs/figures/weight_figures.log"),
     params:
-        hidden=STUDY.runs[INSPECTED].params()["hidden"],
+        run=STUDY.runs[INSPECTED].params(),
         inputs=len(DATASET.columns(STUDY.runs[INSPECTED].inputs)) if DATASET else 0,
         seed=SEEDS[0],
     script:

@@ -7,17 +7,18 @@ delegate()  # where the workflow's server runs, the rest runs in a fork of it
 import numpy as np
 import torch
 
-from concrete_study import plotting
+from concrete_study import model, plotting
 from concrete_study.logs import log_to
-from concrete_study.model import initial_mlp, linear_layer_names, state_dict_keys
 from concrete_study.records import seed_key
+from concrete_study.runs import Run
 
 
-def main(weights: str, hidden: list[int], n_inputs: int, seed: int, out) -> None:
+def main(weights: str, run: dict, n_inputs: int, seed: int, out) -> None:
     trained = torch.load(weights, weights_only=True)[seed_key(seed)]
-    untrained = initial_mlp(n_inputs, hidden, seed).state_dict()
-    names = linear_layer_names(hidden)
-    keys = [w for w, _ in state_dict_keys(hidden)]
+    net = model.network(Run(**run), n_inputs)
+    untrained = model.state_dict(net, model.initial(net, seed))
+    names = model.linear_layer_names(Run(**run).hidden)
+    keys = model.linear_keys(net)
     before = [(n, untrained[k].numpy()) for n, k in zip(names, keys, strict=True)]
     after = [(n, trained[k].numpy()) for n, k in zip(names, keys, strict=True)]
     plotting.weight_histograms(
@@ -36,7 +37,7 @@ def main(weights: str, hidden: list[int], n_inputs: int, seed: int, out) -> None
 with log_to(snakemake.log[0]):
     main(
         snakemake.input.weights,
-        snakemake.params.hidden,
+        snakemake.params.run,
         snakemake.params.inputs,
         snakemake.params.seed,
         snakemake.output,

@@ -134,8 +134,8 @@ def test_snakemake_refuses_a_bad_config_before_any_job(smoke_copy):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]
     assert errors == [
         "config error: config key 'base.learning_rate': unknown key; allowed keys: "
-        "batch_size, embedding, epochs, frequency_scales, gamma, hidden, inputs, lr, momentum, optimizer, "
-        "scheduler, snapshots, standardize_target, step_size, weight_decay"
+        "batch_size, dropout, embedding, epochs, frequency_scales, gamma, hidden, inputs, lr, momentum, "
+        "optimizer, scheduler, snapshots, standardize_target, step_size, weight_decay"
     ]
     after = {p: p.read_bytes() for p in (smoke_copy / "results" / "smoke").rglob("*") if p.is_file()}
     assert after == before

@@ -1,46 +1,42 @@
-"""Periodic embeddings: cos and sin from exact arithmetic, the hand-written gradients against
-torch's autograd, and an embedded net trained by the engine and served by a model's Ensemble."""
+"""Periodic embeddings: the kernel's gradients against torch's autograd of the layer's definition,
+and an embedded net trained by the engine and served by a model's Ensemble."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
+from reference_pass import _embed, _embed_backward
 
-from concrete_study import embedding
 from concrete_study.data import Standardiser
 from concrete_study.engine import train
+from concrete_study.layers import FREQUENCIES, WIDTH, PeriodicEmbedding, Step
 from concrete_study.model import EMBEDDING_KEYS
 from concrete_study.model_file import Ensemble
 from concrete_study.runs import Run
 
 
-def test_cos_sin_match_libm_over_many_periods():
-    t = np.linspace(-40, 40, 400_001, dtype=np.float32)
-    cos, sin = embedding.cos_sin_2pi(t[:, None]).T
-    exact = 2 * np.pi * t.astype(np.float64)
-    assert np.abs(cos - np.cos(exact)).max() < 1e-6
-    assert np.abs(sin - np.sin(exact)).max() < 1e-6
-
-
 def stacked_initial(replicas, n_inputs, scales=Run.frequency_scales):
-    generator = torch.Generator().manual_seed(0)
-    per_replica = [embedding.initial(n_inputs, generator, scales) for _ in range(replicas)]
+    layer = PeriodicEmbedding(n_inputs, tuple(scales))
+    per_replica = [layer.initial(seed) for seed in range(replicas)]
     return [torch.stack(part).numpy() for part in zip(*per_replica, strict=True)]
 
 
-def test_gradients_equal_autograd_of_the_same_function():
+def test_gradients_equal_autograd_of_the_definition():
+    """The reference the kernel is held to (reference_pass.py) computes the definition's values
+    and autograd's gradients of them."""
     replicas, rows, n_inputs = 3, 17, 5
     params = stacked_initial(replicas, n_inputs)
     params[0] *= 30  # frequencies far from their start: many periods over the inputs
     x = np.random.default_rng(0).standard_normal((replicas, rows, n_inputs)).astype(np.float32)
-    out, cache = embedding.forward(x, *params)
-    assert out.shape == (replicas, rows, n_inputs * embedding.WIDTH)
+    out, saved = _embed(x, *params)
+    assert out.shape == (replicas, rows, n_inputs * WIDTH)
     upstream = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
-    grads = embedding.backward(cache, upstream)
+    grads = _embed_backward(x, params, out, saved, upstream)
 
     tensors = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
-    reference = embedding.forward_torch(torch.tensor(x, dtype=torch.float64), *tensors)
+    layer = PeriodicEmbedding(n_inputs, Run.frequency_scales)
+    reference = layer.forward(torch.tensor(x, dtype=torch.float64), tensors, Step())
     np.testing.assert_allclose(out, reference.detach().numpy(), atol=2e-5)
     (reference * torch.tensor(upstream, dtype=torch.float64)).sum().backward()
     for got, param in zip(grads, tensors, strict=True):
@@ -68,9 +64,9 @@ def test_embedded_seed_stacked_equals_it_alone_and_learns_the_bend(curve):
     for k in alone.state_dicts[0]:
         assert torch.equal(stacked.state_dicts[1][k], alone.state_dicts[0][k]), k
     assert list(stacked.state_dicts[0])[:3] == list(EMBEDDING_KEYS)
-    assert stacked.parameters == 4 * (
-        embedding.FREQUENCIES + (2 * embedding.FREQUENCIES + 1) * embedding.WIDTH
-    ) + ((4 * embedding.WIDTH + 1) * 16 + 17 * 8 + 9)
+    assert stacked.parameters == 4 * (FREQUENCIES + (2 * FREQUENCIES + 1) * WIDTH) + (
+        (4 * WIDTH + 1) * 16 + 17 * 8 + 9
+    )
     plain = train(small(), [0, 4], *curve)
     assert stacked.val_mse[-1].max() < 0.5 * plain.val_mse[-1].min()
 
@@ -80,13 +76,15 @@ def test_ensemble_predicts_what_the_engine_validated(curve):
     columns = ["a", "b", "c", "d"]
     scaler = Standardiser(columns, [0.0] * 4, [1.0] * 4)
     members = {name: [sd] for name, sd in zip(["s0", "s1"], result.state_dicts, strict=True)}
-    ensemble = Ensemble([16, 8], scaler, members, {})
+    run = small(embedding="periodic", epochs=5)
+    ensemble = Ensemble(run, scaler, members, {})
+    # The target's scale is folded into the output layer: equal but for its rounding.
     np.testing.assert_allclose(
         ensemble.predict_scaled(curve[2]), result.val_predictions, rtol=1e-5, atol=1e-4
     )
     broken = {k: v[:, :3] if k == EMBEDDING_KEYS[0] else v for k, v in result.state_dicts[0].items()}
-    with pytest.raises(RuntimeError, match="embedding has shapes"):
-        Ensemble([16, 8], scaler, {"s0": [broken]}, {})
+    with pytest.raises(RuntimeError, match="'embedding' has shapes"):
+        Ensemble(run, scaler, {"s0": [broken]}, {})
 
 
 @pytest.mark.parametrize("scales", [(0.1,), (0.1, 1.0), (0.05, 0.2, 1.0, 4.0)])

@@ -8,15 +8,20 @@ import pytest
 import torch
 from conftest import concrete
 
+from concrete_study import model
 from concrete_study.data import fit_and_scale, split_indices
 from concrete_study.engine import train
-from concrete_study.model import (
-    analytic_parameter_count,
-    build_mlp,
-    counted_parameters,
-    initial_mlp,
-)
+from concrete_study.model import analytic_parameter_count
 from concrete_study.runs import Run
+
+
+def sequential(n_inputs: int, hidden: list[int]) -> torch.nn.Sequential:
+    """The original study's model, as torch writes it: the reference the network is held to."""
+    widths = [n_inputs, *hidden, 1]
+    layers = []
+    for fan_in, fan_out in zip(widths, widths[1:], strict=False):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +42,20 @@ def fit(arrays, run, seeds):
 @pytest.mark.parametrize("hidden, count", [([128, 64], 9473), ([128] * 4, 50817), ([32], 321)])
 def test_parameter_counts_match_the_original(hidden, count):
     assert analytic_parameter_count(8, hidden) == count
-    assert counted_parameters(build_mlp(8, hidden)) == count
+    net = model.network(Run(hidden=hidden), 8)
+    assert model.parameter_count(net) == sum(p.numel() for p in model.initial(net, 0)) == count
 
 
-def test_initialisation_is_pytorch_default_within_bound():
-    model = initial_mlp(8, [128, 64], seed=0)
-    for layer in (m for m in model if isinstance(m, torch.nn.Linear)):
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_initialisation_is_pytorch_default_of_the_same_seed(dropout):
+    net = model.network(Run(hidden=[128, 64], dropout=dropout), 8)
+    ours = model.state_dict(net, model.initial(net, seed=3))
+    torch.manual_seed(3)
+    reference = sequential(8, [128, 64])
+    linears = [m for m in reference if isinstance(m, torch.nn.Linear)]
+    for key, layer in zip(model.linear_keys(net), linears, strict=True):
+        assert torch.equal(ours[key], layer.weight)
+        assert torch.equal(ours[key.replace("weight", "bias")], layer.bias)
         bound = 1 / np.sqrt(layer.in_features)
         assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
         assert layer.weight.abs().max() > 0.9 * bound
@@ -100,9 +113,9 @@ def test_history_records_schedule_gradients_and_weights(arrays):
     assert r.grad_last_epoch.shape == (3, 2) and (r.grad_last_epoch > 0).all()
     # time_sec is the cumulative time of the stack in seconds: rising, and within the call's time.
     assert r.time_sec[0] > 0 and np.all(np.diff(r.time_sec) > 0) and r.time_sec[-1] <= wall
-    model = build_mlp(8, [16, 8])
-    model.load_state_dict(r.state_dicts[1])
-    pred = model(torch.as_tensor(arrays["X_val"])).squeeze(-1).detach().numpy()
+    reference = sequential(8, [16, 8])
+    reference.load_state_dict(r.state_dicts[1])
+    pred = reference(torch.as_tensor(arrays["X_val"])).squeeze(-1).detach().numpy()
     np.testing.assert_allclose(pred, r.val_predictions[1], rtol=1e-5, atol=1e-4)
     cosine = fit(arrays, small(scheduler="cosine", epochs=4), [0])
     np.testing.assert_allclose(cosine.lr, 0.005 * (1 + np.cos(np.pi * np.arange(4) / 4)))
@@ -144,9 +157,9 @@ def test_weights_of_a_standardised_target_predict_mpa(arrays, own_rows):
     r = train(run, [0, 1], *data, snapshot_epochs=(3,))
     for sds, preds in ((r.state_dicts, r.val_predictions), (r.state_dicts_at[3], r.val_predictions_at[3])):
         for sd, expected in zip(sds, preds, strict=True):
-            model = build_mlp(8, [16, 8])
-            model.load_state_dict(sd)
-            got = model(torch.as_tensor(a["X_val"])).squeeze(-1).detach().numpy()
+            reference = sequential(8, [16, 8])
+            reference.load_state_dict(sd)
+            got = reference(torch.as_tensor(a["X_val"])).squeeze(-1).detach().numpy()
             np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
     if own_rows:
         assert r.val_predictions[1].mean() - r.val_predictions[0].mean() == pytest.approx(50, abs=5)

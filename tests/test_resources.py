@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from concrete_study.model import build_mlp
+from concrete_study import model
 from concrete_study.resources import BASE_MB, peer_size, request, train_size, weights
+from concrete_study.runs import Run
 
 
 def train_request(*size, attempt=1):
@@ -12,8 +13,8 @@ def train_request(*size, attempt=1):
 
 def test_weights_are_those_of_the_study_s_mlp():
     for inputs, hidden in ((8, (128, 64)), (11, (128, 128, 128, 128)), (64, (16,))):
-        net = build_mlp(inputs, list(hidden))
-        assert weights(inputs, hidden) == sum(p.numel() for p in net.parameters())
+        net = model.network(Run(hidden=hidden), inputs)
+        assert weights(inputs, hidden) == model.parameter_count(net)
 
 
 def test_a_retried_job_asks_for_attempt_times_as_much():

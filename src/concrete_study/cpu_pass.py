@@ -1,17 +1,16 @@
-"""The stacked MLP's forward and backward pass on the CPU, without autograd.
+"""The exact CPU pass: forward and backward through a network's layers (model.network), every
+replica of a stack, without autograd, in C (cpu_pass.c: one kernel per layer type), compiled on
+first use.
 
-Computed by numpy's OpenBLAS on numpy views of the engine's flat buffer and of its gradient. Not
-torch's MKL: MKL's kernels differ between Intel and AMD CPUs in every mode but
+Matrix products go to numpy's OpenBLAS, on numpy views of the engine's flat buffer and of its
+gradient. Not torch's MKL: MKL's kernels differ between Intel and AMD CPUs in every mode but
 MKL_CBWR=COMPATIBLE, which is 3-4 times slower at these sizes, while OpenBLAS pinned to its AVX2
 kernels (numerics.py) gives the same bytes on every x86-64 CPU with AVX2 at full speed. Not
 autograd either: the backward pass writes each gradient straight into its place in the buffer,
-by the same float operations autograd ran. Layer l: h_{l+1} = relu(h_l @ W_l + b_l), the last
-layer without relu; h_0 the inputs, or their embedding when the net has one.
-
-Two implementations of one pass, the same bytes (tests/test_cpu_pass.py): `cpu_pass.c`, compiled
-on first use, makes one call a pass where numpy makes eight a layer, each costing as much as its
-arithmetic at these sizes; numpy's is the reference, and runs where the C pass does not (no C
-compiler, or a batch of one row, where numpy's matmul takes other routines).
+by the same float operations autograd would run, and one call runs a whole pass, where a layer
+of torch or numpy costs several calls that each cost as much as its arithmetic at these sizes.
+Where no C compiler builds it, `native()` is None and the network runs in torch (model.forward).
+The kernels are held to a numpy reference of each layer in tests/reference_pass.py.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from concrete_study import embedding
+from concrete_study.layers import COS, EVALUATION, SIN, Dropout, Linear, PeriodicEmbedding, ReLU, Step
 from concrete_study.numerics import openblas_library
 
 SOURCE = Path(__file__).with_suffix(".c")
@@ -41,14 +40,22 @@ FLOAT = np.dtype(np.float32).itemsize
 
 class _Layer(ctypes.Structure):
     _fields_ = [
+        ("kind", ctypes.c_int64),
         ("fan_in", ctypes.c_int64),
         ("fan_out", ctypes.c_int64),
-        ("weight", ctypes.c_void_p),
-        ("bias", ctypes.c_void_p),
-        ("weight_grad", ctypes.c_void_p),
-        ("bias_grad", ctypes.c_void_p),
+        ("relu", ctypes.c_int64),
+        ("params", ctypes.c_void_p * 3),
+        ("grads", ctypes.c_void_p * 3),
         ("output", ctypes.c_void_p),
         ("input_grad", ctypes.c_void_p),
+        ("keys", ctypes.c_void_p),
+        ("threshold", ctypes.c_int64),
+        ("scale", ctypes.c_float),
+        ("mask", ctypes.c_void_p),
+        ("k", ctypes.c_int64),
+        ("d", ctypes.c_int64),
+        ("coefficients", ctypes.c_void_p * 2),
+        ("work", ctypes.c_void_p * 6),
     ]
 
 
@@ -65,16 +72,8 @@ class _Net(ctypes.Structure):
     ]
 
 
-class _Embedding(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_int64) for name in ("inputs", "k", "d")
-    ] + [
-        (name, ctypes.c_void_p)
-        for name in (
-            "frequency", "weight", "bias", "frequency_grad", "weight_grad", "bias_grad",
-            "periodic", "output", "z", "g", "g_periodic", "g_t", "column",
-        )
-    ]  # fmt: skip
+# cpu_pass.c's kernel of each layer type (its enum).
+KERNELS = {"linear": 0, "relu": 1, "dropout": 2, "periodic": 3}
 
 
 def library_key(compiler: list[str]) -> str:
@@ -110,22 +109,16 @@ def native() -> ctypes.CDLL | None:
     except (OSError, subprocess.CalledProcessError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(
-            f"concrete-study: warning: cpu_pass.c not compiled or not loadable ({reason}): training "
-            "takes numpy's slower pass, the same bytes",
+            f"concrete-study: warning: cpu_pass.c not compiled or not loadable ({reason}): the "
+            "network runs in torch's own kernels, whose bytes differ from CPU to CPU",
             file=sys.stderr,
         )
         return None
-    lib.cpu_forward.argtypes = [ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+    lib.cpu_forward.argtypes = [
+        ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
+    ]  # fmt: skip
     lib.cpu_backward.argtypes = [
-        ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int,
-    ]  # fmt: skip
-    lib.cpu_embed_forward.argtypes = [
-        ctypes.POINTER(_Net), ctypes.POINTER(_Embedding), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-        ctypes.c_void_p, ctypes.c_void_p,
-    ]  # fmt: skip
-    lib.cpu_embed_backward.argtypes = [
-        ctypes.POINTER(_Net), ctypes.POINTER(_Embedding), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-        ctypes.c_void_p,
+        ctypes.POINTER(_Net), ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
     ]  # fmt: skip
     lib.sgemm = ctypes.cast(blas.scipy_cblas_sgemm64_, ctypes.c_void_p).value
     lib.sgemv = ctypes.cast(blas.scipy_cblas_sgemv64_, ctypes.c_void_p).value
@@ -167,61 +160,36 @@ def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
-class CpuMLP:
-    """The pass over one flat buffer (values and gradient, numpy arrays) whose consecutive
-    parameters have `shapes`: an embedding's `n_embedding` first, then each layer's weight
-    (R, in, out) and bias (R, 1, out)."""
+class CpuNet:
+    """The exact pass of the network `net` (model.network) over one flat buffer of its replicas'
+    parameters (values and gradient: numpy arrays), each layer's (R, *shape) in turn."""
 
-    def __init__(self, values: np.ndarray, grads: np.ndarray, shapes, n_embedding: int) -> None:
+    def __init__(
+        self, lib: ctypes.CDLL, values: np.ndarray, grads: np.ndarray, net: list, replicas: int
+    ) -> None:
+        self.lib, self.net, self.replicas = lib, net, replicas
         self.grad_flat = grads
-        values, grads = views(values, shapes), views(grads, shapes)
-        self.embedded, self.embedded_grads = values[:n_embedding], grads[:n_embedding]
-        self.weights, self.weight_grads = values[n_embedding::2], grads[n_embedding::2]
-        self.biases, self.bias_grads = values[n_embedding + 1 :: 2], grads[n_embedding + 1 :: 2]
-        self.native = native()
-        self._workspaces: dict[tuple[int, int, int], _Workspace] = {}
+        shapes = [(replicas, *shape) for layer in net for shape in layer.shapes()]
+        self.values, self.grads = views(values, shapes), views(grads, shapes)
+        self._workspaces: dict[tuple[int, ...], _Workspace] = {}
 
-    def forward(self, x: np.ndarray, use_native: bool = True):
-        """x (R, B, inputs) -> predictions (R, B), and what `backward` needs."""
+    def forward(self, x: np.ndarray, step: Step = EVALUATION) -> tuple[np.ndarray, tuple]:
+        """x (R, rows, inputs) -> predictions (R, rows), and what `backward` needs."""
+        if not _rows_readable(x):
+            x = np.ascontiguousarray(x, dtype=np.float32)
         ws = self._workspaces.get(x.shape)
         if ws is None:
             ws = self._workspaces[x.shape] = _Workspace(self, x.shape)
-        native = ws.net is not None and use_native and _rows_contiguous(x)
-        embedded = None  # numpy's embedding's cache
+        ws.set_step(step)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging replica is data
-            if native:
-                h = x
-                if self.embedded:
-                    self.native.cpu_embed_forward(
-                        ws.net, ws.embedding, _address(x), *_strides(x), *_POLYNOMIALS
-                    )
-                    h = ws.embedded
-                self.native.cpu_forward(ws.net, _address(h), *_strides(h))
-            else:
-                h = x
-                if self.embedded:
-                    h, embedded = embedding.forward(x, *self.embedded)
-                _numpy_forward(ws, h)
-        return ws.outputs[-1][..., 0].copy(), (ws, x, h, embedded, native)
+            self.lib.cpu_forward(ws.struct, _address(x), *_strides(x), int(step.training))
+        return ws.outputs[-1][..., 0].copy(), (ws, x)
 
     def backward(self, cache, grad: np.ndarray) -> None:
-        """Every parameter's gradient from the predictions' gradient `grad` (R, B), into the buffer."""
-        ws, x, h, embedded, native = cache
-        with np.errstate(over="ignore", invalid="ignore"):
-            if native:
-                grad = np.ascontiguousarray(grad, dtype=np.float32)
-                below = bool(self.embedded)
-                self.native.cpu_backward(ws.net, _address(h), *_strides(h), _address(grad), below)
-                if below:
-                    self.native.cpu_embed_backward(
-                        ws.net, ws.embedding, _address(x), *_strides(x), _address(ws.input_grad)
-                    )
-                return
-            _numpy_backward(self, ws, h, grad, embedded is not None)
-            if embedded is not None:
-                parts = embedding.backward(embedded, ws.input_grad)
-                for view, part in zip(self.embedded_grads, parts, strict=True):
-                    np.add(part, np.float32(0), out=view)  # + 0, as for every gradient
+        """Every parameter's gradient from the predictions' gradient `grad` (R, rows), into the buffer."""
+        ws, x = cache
+        grad = np.ascontiguousarray(grad, dtype=np.float32)
+        self.lib.cpu_backward(ws.struct, _address(x), *_strides(x), _address(grad))
 
 
 def _strides(x: np.ndarray) -> tuple[int, int]:
@@ -229,122 +197,105 @@ def _strides(x: np.ndarray) -> tuple[int, int]:
     return x.strides[0] // FLOAT, x.strides[1] // FLOAT
 
 
-# embedding.cos_sin_2pi's coefficients, as the C pass reads them (the arrays kept alive).
-_COEFFICIENTS = [np.array(c, dtype=np.float32) for c in (embedding.SIN, embedding.COS)]
-_POLYNOMIALS = [_address(c) for c in _COEFFICIENTS]
-
-
-def _rows_contiguous(x: np.ndarray) -> bool:
-    """Whether x's rows are contiguous, as the C pass reads them (each replica's at any stride)."""
+def _rows_readable(x: np.ndarray) -> bool:
+    """Whether the C pass reads x (R, rows, inputs) as it is: float32, each row contiguous (each
+    replica's at any stride)."""
     return (
         x.dtype == np.float32 and x.strides[2] == FLOAT and x.strides[0] % FLOAT == x.strides[1] % FLOAT == 0
     )
 
 
-def _numpy_forward(ws: _Workspace, x: np.ndarray) -> None:
-    h = x
-    for w, b, out, zeros in ws.forward:
-        np.matmul(h, w, out=out)
-        np.add(out, b, out=out)
-        if zeros is not None:
-            np.maximum(out, zeros, out=out)
-        h = out
-
-
-def _numpy_backward(net: CpuMLP, ws: _Workspace, x: np.ndarray, grad: np.ndarray, embedded: bool) -> None:
-    g = grad[..., None]  # (R, B, 1)
-    last = len(net.weights) - 1
-    for i in range(last, -1, -1):
-        h = x if i == 0 else ws.outputs[i - 1]
-        np.add.reduce(g, axis=1, keepdims=True, out=net.bias_grads[i])
-        np.matmul(h.transpose(0, 2, 1), g, out=net.weight_grads[i])
-        if i == 0 and not embedded:
-            break
-        g_in = ws.input_grads[i]
-        w_t = net.weights[i].transpose(0, 2, 1)
-        if g.shape[2] == 1:
-            # One output (the last layer): an outer product, one multiplication a value,
-            # which numpy's matmul computes many times slower (a zero's sign aside: the
-            # buffer's + 0 below evens it out).
-            np.multiply(g, w_t, out=g_in)
-        else:
-            np.matmul(g, w_t, out=g_in)
-        if i > 0:  # relu: no gradient where its output was 0
-            np.multiply(g_in, np.greater(h, embedding.zeros(h.shape)), out=g_in)
-        g = g_in
-    # Autograd added each gradient to a zeroed buffer: 0 + x, which makes -0 +0 and leaves
-    # every other value as it is.
-    np.add(net.grad_flat, np.float32(0), out=net.grad_flat)
+# The embedding kernel's polynomial coefficients (layers.SIN, layers.COS), kept alive.
+_COEFFICIENTS = [np.array(c, dtype=np.float32) for c in (SIN, COS)]
 
 
 class _Workspace:
-    """The arrays that the passes of one input shape write into, kept from step to step: each
-    layer's output and its input's gradient (layers of one shape share two, in turn), and the C
-    pass's description of them."""
+    """The arrays that the passes of one input shape write into, kept from step to step, and
+    their description for the C pass: each layer's output and its input's gradient. A ReLU and a
+    dropout compute their input's gradient in place; a linear layer's input gradient takes one of
+    two arrays of its shape, never the one that holds its output's gradient."""
 
-    def __init__(self, net: CpuMLP, shape: tuple[int, int, int]) -> None:
-        rows = shape[:2]
-        self.embedded = None  # the embedding's output, where the C pass computes it
-        if net.embedded:  # the first layer reads the embedding's output
-            shape = (*rows, net.weights[0].shape[1])
-        self.outputs = [np.empty((*rows, w.shape[2]), dtype=np.float32) for w in net.weights]
-        last = len(net.weights) - 1
-        self.forward = [  # each layer: its weight, bias, output, and zeros for its relu
-            (w, b, out, embedding.zeros(out.shape) if i < last else None)
-            for i, (w, b, out) in enumerate(zip(net.weights, net.biases, self.outputs, strict=True))
-        ]
-        pairs: dict[tuple, list[np.ndarray]] = {}
-        self.input_grads = []
-        for w in net.weights:
-            grad_shape = (*rows, w.shape[1])
-            pair = pairs.setdefault(grad_shape, [np.empty(grad_shape, np.float32) for _ in "ab"])
-            pair.reverse()  # not the array that holds the gradient of this layer's output
-            self.input_grads.append(pair[0])
-        self.input_grad = self.input_grads[0]  # for an embedding below the first layer
-        self.net = None
-        fans = [shape[2], *(w.shape[2] for w in net.weights)]
-        # Where numpy's matmul takes other routines than the C pass calls (one row, a fan-in of one).
-        if net.native is not None and rows[1] > 1 and min(fans[:-1]) > 1:
-            self._describe(net, rows)
-            if net.embedded:
-                self._describe_embedding(net, rows)
-
-    def _describe_embedding(self, net: CpuMLP, rows: tuple[int, int]) -> None:
-        frequencies, weight, _ = net.embedded
-        n, k, d = weight.shape[1], frequencies.shape[2], weight.shape[3]
-        self.embedded = np.empty((*rows, n * d), dtype=np.float32)
-        self._embedding_arrays = [
-            np.empty((rows[0], n, 2 * k, rows[1]), dtype=np.float32),  # periodic
-            self.embedded,
-            np.empty((rows[1], d), dtype=np.float32),  # z
-            np.empty((rows[1], d), dtype=np.float32),  # g
-            np.empty((2 * k, rows[1]), dtype=np.float32),  # g_periodic
-            np.empty(rows[1], dtype=np.float32),  # g_t
-            np.empty(rows[1], dtype=np.float32),  # column
-        ]
-        parameters = [*net.embedded, *net.embedded_grads]
-        self.embedding = _Embedding(n, k, d, *map(_address, parameters + self._embedding_arrays))
-
-    def _describe(self, net: CpuMLP, rows: tuple[int, int]) -> None:
-        arrays = zip(
-            net.weights,
-            net.biases,
-            net.weight_grads,
-            net.bias_grads,
-            self.outputs,
-            self.input_grads,
-            strict=True,
-        )
-        self.layers = (_Layer * len(net.weights))(
-            *(_Layer(parts[0].shape[1], parts[0].shape[2], *map(_address, parts)) for parts in arrays)
-        )
-        self.net = _Net(
-            net.native.sgemm,
-            net.native.sgemv,
-            rows[0],
-            rows[1],
-            len(net.weights),
+    def __init__(self, owner: CpuNet, shape: tuple[int, ...]) -> None:
+        self.replicas, self.rows = shape[:2]
+        net, self._arrays = owner.net, []  # the arrays kept alive: the C structs hold their addresses
+        self.outputs = []
+        for layer in net:
+            self.outputs.append(self.outputs[-1] if isinstance(layer, ReLU) else self._new(layer.width))
+        input_grads = self._input_gradients(net)
+        self.layers = (_Layer * len(net))()
+        self.dropouts: list[tuple[int, Dropout]] = []
+        i = 0
+        for place, layer in enumerate(net):
+            n = len(layer.shapes())
+            d = self.layers[place]
+            d.kind = KERNELS[layer.kernel]
+            d.fan_in = net[place - 1].width if place else shape[2]
+            d.fan_out = layer.width
+            following = net[place + 1] if place + 1 < len(net) else None
+            d.relu = int(isinstance(layer, Linear) and isinstance(following, ReLU))
+            for j in range(n):
+                d.params[j] = _address(owner.values[i + j])
+                d.grads[j] = _address(owner.grads[i + j])
+            i += n
+            d.output = _address(self.outputs[place])
+            d.input_grad = None if input_grads[place] is None else _address(input_grads[place])
+            if isinstance(layer, Dropout):
+                d.threshold, d.scale = layer.threshold, layer.scale
+                d.mask = _address(self._new(layer.width))
+                self.dropouts.append((place, layer))
+            if isinstance(layer, PeriodicEmbedding):
+                self._describe_embedding(d, layer)
+        self._keys: list[np.ndarray] = []
+        self.struct = _Net(
+            owner.lib.sgemm,
+            owner.lib.sgemv,
+            self.replicas,
+            self.rows,
+            len(net),
             self.layers,
-            _address(net.grad_flat),
-            net.grad_flat.size,
+            _address(owner.grad_flat),
+            owner.grad_flat.size,
         )
+
+    def _new(self, *dims) -> np.ndarray:
+        self._arrays.append(np.empty((self.replicas, self.rows, *dims), np.float32))
+        return self._arrays[-1]
+
+    def _input_gradients(self, net: list) -> list[np.ndarray | None]:
+        """Each layer's input gradient array, where a layer below it has parameters."""
+        input_grads: list[np.ndarray | None] = [None] * len(net)
+        pairs: dict[int, list[np.ndarray]] = {}
+        above = None  # the gradient of the current layer's output (the last's: the caller's)
+        for i in range(len(net) - 1, 0, -1):
+            if not any(lower.shapes() for lower in net[:i]):
+                break
+            fan_in = net[i - 1].width
+            if isinstance(net[i], Linear):
+                pair = pairs.setdefault(fan_in, [self._new(fan_in), self._new(fan_in)])
+                input_grads[i] = pair[0] if pair[0] is not above else pair[1]
+            else:
+                input_grads[i] = above
+            above = input_grads[i]
+        return input_grads
+
+    def _describe_embedding(self, d: _Layer, layer: PeriodicEmbedding) -> None:
+        k, width = layer.shapes()[0][1], layer.shapes()[2][1]
+        d.k, d.d = k, width
+        d.coefficients[:] = [_address(c) for c in _COEFFICIENTS]
+        rows = self.rows
+        work = [
+            np.empty((self.replicas, layer.inputs, 2 * k, rows), np.float32),  # periodic
+            *(np.empty((rows, width), np.float32) for _ in "zg"),
+            np.empty((2 * k, rows), np.float32),  # g_periodic
+            *(np.empty(rows, np.float32) for _ in "tc"),  # g_t, column
+        ]
+        self._arrays += work
+        d.work[:] = [_address(a) for a in work]
+
+    def set_step(self, step: Step) -> None:
+        """Each dropout layer's keys for this step (read only when training)."""
+        if not step.training:
+            return
+        self._keys = [layer.keys(step) for _, layer in self.dropouts]
+        for (place, _), keys in zip(self.dropouts, self._keys, strict=True):
+            self.layers[place].keys = _address(keys)

@@ -19,17 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from concrete_study import embedding
-from concrete_study.cpu_pass import CpuMLP, views
-from concrete_study.model import EMBEDDING_KEYS, initial_mlp, state_dict_keys
+from concrete_study import model
+from concrete_study.cpu_pass import CpuNet, native, views
+from concrete_study.layers import EVALUATION, Linear, Step
 from concrete_study.numerics import check_training
 from concrete_study.optimizer import FlatOptimizer
 from concrete_study.runs import Run
 
-# A seed's batches, and its embedding's initial values, are drawn from generators of their own,
-# offset from the initialisation seed.
+# A seed's batches are drawn from a generator of their own, offset from the initialisation seed.
 SHUFFLE_SEED_OFFSET = 1_000_003
-EMBEDDING_SEED_OFFSET = 2_000_003
 # torch's fused optimizers step a buffer in units of 16 floats (a cache line), each vectorised but
 # for a last, shorter unit, computed in scalar code that rounds differently now and then. The flat
 # buffer is padded to whole units: a parameter's update is then the same wherever it lies, so a
@@ -76,25 +74,15 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _stacked_parameters(n_inputs, hidden, seeds, device, frequency_scales=None):
-    """Per-seed default initialisation, stacked layer by layer, in one flat buffer.
+def _stacked_parameters(net, seeds, device):
+    """Per-seed initialisation (model.initial), stacked parameter by parameter, in one flat buffer.
 
-    Returns (flat, params): each layer's weight (R, in, out) and bias (R, 1, out) is a view of
-    `flat`, and its gradient a view of `flat.grad`, so the optimizer steps one tensor instead
-    of two per layer: per-step overhead, not arithmetic, dominates these small nets. An embedded
-    net's embedding (frequencies, weight, bias; embedding.py), drawn at `frequency_scales`, comes
-    first.
+    Returns (flat, params): each parameter of every replica, (R, *shape), is a view of `flat`,
+    and its gradient a view of `flat.grad`, so the optimizer steps one tensor instead of two per
+    layer: per-step overhead, not arithmetic, dominates these small nets.
     """
-    stacked = []
-    if frequency_scales:
-        generators = [torch.Generator().manual_seed(EMBEDDING_SEED_OFFSET + s) for s in seeds]
-        per_seed = [embedding.initial(n_inputs, g, frequency_scales) for g in generators]
-        stacked += [torch.stack(part) for part in zip(*per_seed, strict=True)]
-        n_inputs *= embedding.WIDTH
-    models = [initial_mlp(n_inputs, hidden, s).state_dict() for s in seeds]
-    for w_key, b_key in state_dict_keys(hidden):
-        stacked.append(torch.stack([m[w_key].T for m in models]))  # (R, in, out)
-        stacked.append(torch.stack([m[b_key] for m in models]).unsqueeze(1))
+    per_seed = [model.initial(net, s) for s in seeds]
+    stacked = [torch.stack(part) for part in zip(*per_seed, strict=True)]
     values = torch.cat([t.reshape(-1) for t in stacked])
     padding = torch.zeros(-len(values) % OPTIMIZER_UNIT)  # zeros with zero gradients stay zeros
     flat = torch.nn.Parameter(torch.cat([values, padding]).to(device))
@@ -111,24 +99,21 @@ def _copy(t: torch.Tensor) -> torch.Tensor:
     return t.detach().cpu().clone(memory_format=torch.contiguous_format)
 
 
-def _state_dicts(
-    params: list[torch.Tensor], hidden, y_mean=0.0, y_scale=1.0, n_embedding: int = 0
-) -> list[dict[str, torch.Tensor]]:
-    """One nn.Sequential state dict per replica, on the CPU, predicting the target: a standardised
-    target's scale and mean (floats, or (R, 1) tensors) are folded into the output layer. An
-    embedding's parameters come first, under model.EMBEDDING_KEYS."""
+def _state_dicts(net, params: list[torch.Tensor], y_mean=0.0, y_scale=1.0) -> list[dict[str, torch.Tensor]]:
+    """One state dict per replica (model.state_dict), on the CPU, predicting the target: a
+    standardised target's scale and mean (floats, or (R, 1) tensors) are folded into the output
+    layer."""
     out = []
-    keys = state_dict_keys(hidden)
-    embedded, params = params[:n_embedding], params[n_embedding:]
+    # One set of key strings for every replica: torch.save pickles each string once per file.
+    keys = list(model.state_dict(net, [p[0] for p in params]))
+    weight, bias = keys[-2:]  # the output layer's
     for r in range(params[0].shape[0]):
-        sd = {key: _copy(p[r]) for key, p in zip(EMBEDDING_KEYS, embedded, strict=False)}
-        for i, (w_key, b_key) in enumerate(keys):
-            w, b = _copy(params[2 * i][r].T), _copy(params[2 * i + 1][r, 0])
-            if i == len(keys) - 1 and (torch.is_tensor(y_scale) or y_scale != 1.0 or y_mean != 0.0):
-                scale = float(y_scale[r]) if torch.is_tensor(y_scale) else y_scale
-                mean = float(y_mean[r]) if torch.is_tensor(y_mean) else y_mean
-                w, b = w * scale, b * scale + mean
-            sd[w_key], sd[b_key] = w, b
+        values = model.state_dict(net, [p[r] for p in params]).values()
+        sd = {k: _copy(v) for k, v in zip(keys, values, strict=True)}
+        if torch.is_tensor(y_scale) or y_scale != 1.0 or y_mean != 0.0:
+            scale = float(y_scale[r]) if torch.is_tensor(y_scale) else y_scale
+            mean = float(y_mean[r]) if torch.is_tensor(y_mean) else y_mean
+            sd[weight], sd[bias] = sd[weight] * scale, sd[bias] * scale + mean
         out.append(sd)
     return out
 
@@ -139,18 +124,6 @@ def _loss_gradient(diff: np.ndarray, alive: np.ndarray | None) -> np.ndarray:
     share = np.float32(1) / np.float32(diff.shape[1])
     factor = share if alive is None else np.where(alive, share, np.float32(0))[:, None]
     return factor * (diff * np.float32(2))
-
-
-def _forward_torch(params: list[torch.Tensor], x: torch.Tensor, n_embedding: int = 0) -> torch.Tensor:
-    """x: (R, B, inputs) -> predictions (R, B) in torch's own kernels, for a GPU (not bit-exact anyway)."""
-    h = embedding.forward_torch(x, *params[:n_embedding]) if n_embedding else x
-    params = params[n_embedding:]
-    last = len(params) // 2 - 1
-    for i in range(last + 1):
-        h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
-        if i < last:
-            h = torch.relu(h)
-    return h.squeeze(-1)
 
 
 @dataclass
@@ -208,13 +181,9 @@ def _epoch_batches(rows: _Rows, gens, batch: int, dev):
         yield x_epoch[:, start : start + batch], y_epoch[:, start : start + batch]
 
 
-def _mean_abs_gradients(params, layer_sizes: torch.Tensor) -> torch.Tensor:
-    """(layers, R): each layer's mean |gradient| over its weights and bias, per replica."""
-    n_layers = len(params) // 2
-    sums = [
-        params[2 * i].grad.abs().sum(dim=(1, 2)) + params[2 * i + 1].grad.abs().sum(dim=(1, 2))
-        for i in range(n_layers)
-    ]
+def _mean_abs_gradients(linears, layer_sizes: torch.Tensor) -> torch.Tensor:
+    """(linear layers, R): each linear layer's mean |gradient| over its weights and bias, per replica."""
+    sums = [w.grad.abs().sum(dim=(1, 2)) + b.grad.abs().sum(dim=(1, 2)) for w, b in linears]
     return torch.stack(sums) / layer_sizes.unsqueeze(1)
 
 
@@ -225,10 +194,10 @@ def _validate(st: _Stack, n_rep: int, dev, validated: bool):
     with torch.no_grad():
         if not validated:
             return torch.empty(n_rep, 0, device=dev), torch.zeros(n_rep, device=dev)
-        if st.net is not None:
-            raw = torch.from_numpy(st.net.forward(st.x_val_numpy)[0])
+        if st.exact is not None:
+            raw = torch.from_numpy(st.exact.forward(st.x_val_numpy)[0])
         else:
-            raw = _forward_torch(st.everything, rows.x_val, st.n_embedding)
+            raw = model.forward(st.net, st.params, rows.x_val, EVALUATION)
         pred = raw * rows.y_scale + rows.y_mean
         return pred, ((pred - rows.y_val) ** 2).mean(dim=1)
 
@@ -265,50 +234,51 @@ class _History:
 
 @dataclass
 class _Stack:
-    """Everything one training loop steps: the rows, the flat buffer of every replica's
-    parameters and its views, the optimizer, each seed's batch generator and the records."""
+    """Everything one training loop steps: the rows, the network, the flat buffer of every
+    replica's parameters and its views, the optimizer, each seed's batch generator and the
+    records."""
 
     rows: _Rows
+    net: list  # model.network
+    seeds: tuple[int, ...]
     flat: torch.Tensor
-    everything: list[torch.Tensor]  # every parameter: the embedding's (if any), then the MLP's
-    n_embedding: int
+    params: list[torch.Tensor]  # every parameter of every layer, (R, *shape), views of flat
     optimizer: FlatOptimizer
     gens: list[torch.Generator]
-    layer_sizes: torch.Tensor  # weights and biases of each MLP layer, for mean |gradient|
+    linears: list[tuple[torch.Tensor, torch.Tensor]]  # each linear layer's weight and bias
+    layer_sizes: torch.Tensor  # weights and biases of each linear layer, for mean |gradient|
     history: _History
-    net: CpuMLP | None  # the CPU's forward and backward pass; None on a GPU (autograd)
-    x_val_numpy: np.ndarray | None  # the validation rows as the CPU's pass reads them
-
-    @property
-    def layers(self) -> list[torch.Tensor]:
-        return self.everything[self.n_embedding :]
+    exact: CpuNet | None  # the exact CPU pass; None on a GPU or without it (autograd)
+    x_val_numpy: np.ndarray | None  # the validation rows as the exact pass reads them
+    steps: int = 0  # optimizer steps taken
 
 
 def _stack(run: Run, seeds: list[int], x_train, y_train, x_val, y_val, dev) -> _Stack:
     rows = _rows(run, len(seeds), x_train, y_train, x_val, y_val, dev)
-    n_embedding = len(EMBEDDING_KEYS) if run.embedding != "none" else 0
-    scales = run.frequency_scales if n_embedding else None
-    flat, everything = _stacked_parameters(rows.x.shape[-1], run.hidden, seeds, dev, scales)
-    layers = everything[n_embedding:]
-    shapes = [p.shape for p in everything]
+    net = model.network(run, rows.x.shape[-1])
+    flat, params = _stacked_parameters(net, seeds, dev)
+    linears, i = [], 0
+    for layer in net:
+        if isinstance(layer, Linear):
+            linears.append((params[i], params[i + 1]))
+        i += len(layer.shapes())
     layer_sizes = torch.tensor(
-        [w.shape[1] * w.shape[2] + b.shape[2] for w, b in zip(layers[0::2], layers[1::2], strict=True)],
-        dtype=torch.float32,
-        device=dev,
+        [w.shape[1] * w.shape[2] + b.shape[2] for w, b in linears], dtype=torch.float32, device=dev
     )
+    lib = native() if dev.type == "cpu" else None
     return _Stack(
         rows=rows,
+        net=net,
+        seeds=tuple(seeds),
         flat=flat,
-        everything=everything,
-        n_embedding=n_embedding,
+        params=params,
         optimizer=FlatOptimizer(flat, run),
         gens=[torch.Generator().manual_seed(SHUFFLE_SEED_OFFSET + s) for s in seeds],
+        linears=linears,
         layer_sizes=layer_sizes,
         history=_History(run.epochs, len(seeds), dev),
-        net=None
-        if dev.type == "cuda"
-        else CpuMLP(flat.detach().numpy(), flat.grad.numpy(), shapes, n_embedding),
-        x_val_numpy=None if rows.x_val is None or dev.type == "cuda" else rows.x_val.numpy(),
+        exact=None if lib is None else CpuNet(lib, flat.detach().numpy(), flat.grad.numpy(), net, len(seeds)),
+        x_val_numpy=None if rows.x_val is None or lib is None else rows.x_val.numpy(),
     )
 
 
@@ -323,9 +293,9 @@ def _result(st: _Stack, run: Run, grad_sum, val_pred, val_at, state_dicts_at, de
         time_sec=h.time_sec,
         diverged_at=h.diverged_at,
         grad_last_epoch=(grad_sum / n_batches).cpu().numpy(),
-        state_dicts=_state_dicts(st.everything, run.hidden, rows.y_mean, rows.y_scale, st.n_embedding),
+        state_dicts=_state_dicts(st.net, st.params, rows.y_mean, rows.y_scale),
         val_predictions=val_pred.detach().cpu().numpy(),
-        parameters=sum(int(w[0].numel()) for w in st.everything),
+        parameters=model.parameter_count(st.net),
         device=str(dev),
         val_predictions_at=val_at,
         state_dicts_at=state_dicts_at,
@@ -363,16 +333,18 @@ def _keep_freed_memory() -> None:
 def _gradient_step(st: _Stack, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
     """One batch's forward and backward pass: every replica's gradient into `flat.grad`, and
     each replica's MSE on the batch (R,)."""
-    if st.net is None:  # a GPU: autograd
-        per_replica = ((_forward_torch(st.everything, xb, st.n_embedding) - yb) ** 2).mean(dim=1)
+    step = Step(training=True, seeds=st.seeds, number=st.steps)
+    st.steps += 1
+    if st.exact is None:  # autograd
+        per_replica = ((model.forward(st.net, st.params, xb, step) - yb) ** 2).mean(dim=1)
         st.flat.grad.zero_()  # in place: the layers' gradients are views of it
         st.history.loss(per_replica).backward()
         return per_replica.detach()
-    pred, cache = st.net.forward(xb.numpy())
+    pred, cache = st.exact.forward(xb.numpy(), step)
     with np.errstate(over="ignore", invalid="ignore"):
         diff = pred - yb.numpy()
         alive = None if st.history.all_alive else st.history.alive.numpy()
-        st.net.backward(cache, _loss_gradient(diff, alive))
+        st.exact.backward(cache, _loss_gradient(diff, alive))
         return torch.from_numpy(diff * diff).mean(dim=1)
 
 
@@ -403,7 +375,7 @@ def train(
     torch.set_flush_denormal(True)
     n_rep = len(seeds)
     st = _stack(run, seeds, x_train, y_train, x_val, y_val, dev)
-    rows, history, n_embedding = st.rows, st.history, st.n_embedding
+    rows, history = st.rows, st.history
     grad_sum = torch.zeros(len(st.layer_sizes), n_rep, device=dev)
     val_at: dict[int, np.ndarray] = {}
     state_dicts_at: dict[int, list[dict[str, torch.Tensor]]] = {}
@@ -416,7 +388,7 @@ def train(
             for xb, yb in _epoch_batches(rows, st.gens, run.batch_size, dev):
                 sse += _gradient_step(st, xb, yb) * yb.shape[1]
                 if epoch == run.epochs - 1:
-                    grad_sum += _mean_abs_gradients(st.layers, st.layer_sizes)
+                    grad_sum += _mean_abs_gradients(st.linears, st.layer_sizes)
                 st.optimizer.step()
             st.optimizer.end_epoch()
             # Validate, record, and keep the snapshots asked for.
@@ -426,9 +398,7 @@ def train(
             history.record(epoch, sse / rows.n_rows * rows.loss_scale, val_mse, validated)
             if epoch + 1 in snapshot_epochs:
                 val_at[epoch + 1] = val_pred.detach().cpu().numpy()
-                state_dicts_at[epoch + 1] = _state_dicts(
-                    st.everything, run.hidden, rows.y_mean, rows.y_scale, n_embedding
-                )
+                state_dicts_at[epoch + 1] = _state_dicts(st.net, st.params, rows.y_mean, rows.y_scale)
             history.time_sec[epoch] = time.perf_counter() - start
 
     return _result(st, run, grad_sum, val_pred, val_at, state_dicts_at, dev)

@@ -1,4 +1,6 @@
-"""The MLP of the study: hidden widths, ReLU, a linear output of one unit.
+"""The network of a run: its layers (layers.py) in order, their initial values, state dicts and
+forward pass. An optional periodic embedding, then for each hidden width a linear layer, a ReLU
+and (with a dropout rate) a dropout, then a linear output of one unit.
 
 torch is imported where a network is built: the tables that count parameters need no torch,
 whose import is a second of every job's start-up.
@@ -9,8 +11,17 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from concrete_study import layers as L
+
 if TYPE_CHECKING:
-    from torch import nn
+    import torch
+
+    from concrete_study.runs import Run
+
+# A state dict names a layer's parameters "<name>.<parameter>": the embedding's name is this, the
+# other layers' their place after it (as nn.Sequential numbers its modules).
+EMBEDDING = "embedding"
+EMBEDDING_KEYS = tuple(f"{EMBEDDING}.{n}" for n in L.PeriodicEmbedding.names)
 
 
 def layer_sizes(n_inputs: int, hidden: list[int]) -> list[tuple[int, int]]:
@@ -24,39 +35,34 @@ def analytic_parameter_count(n_inputs: int, hidden: list[int]) -> int:
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in layer_sizes(n_inputs, hidden))
 
 
-def run_parameter_count(run, n_inputs: int) -> int:
-    """The parameters of one model of `run` (runs.Run) over `n_inputs` inputs: its embedding's,
-    where it has one, and its MLP's."""
-    from concrete_study import embedding
-
-    if run.embedding == "none":
-        return analytic_parameter_count(n_inputs, run.hidden)
-    embedded = sum(math.prod(shape) for shape in embedding.shapes(n_inputs))
-    return embedded + analytic_parameter_count(n_inputs * embedding.WIDTH, run.hidden)
-
-
-def build_mlp(n_inputs: int, hidden: list[int]) -> nn.Sequential:
-    """nn.Sequential of Linear and ReLU, PyTorch's default initialisation."""
-    from torch import nn
-
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(layer_sizes(n_inputs, hidden)):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(hidden):
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+def network(run: Run, n_inputs: int) -> list[L.Layer]:
+    """The layers of one model of `run` (runs.Run) over `n_inputs` inputs."""
+    net: list[L.Layer] = []
+    width = n_inputs
+    if run.embedding == "periodic":
+        net.append(L.PeriodicEmbedding(n_inputs, run.frequency_scales))
+        width = net[-1].width
+    for fan_out in run.hidden:
+        net += [L.Linear(width, fan_out), L.ReLU(fan_out)]
+        if run.dropout:
+            net.append(L.Dropout(fan_out, run.dropout, len(net)))
+        width = fan_out
+    net.append(L.Linear(width, 1))
+    return net
 
 
-def initial_mlp(n_inputs: int, hidden: list[int], seed: int) -> nn.Sequential:
-    """The untrained model of `seed`: the same weights the engine starts that seed from."""
-    import torch
-
-    torch.manual_seed(seed)
-    return build_mlp(n_inputs, hidden)
+def parameter_count(net: list[L.Layer]) -> int:
+    """The parameters of one model."""
+    return sum(math.prod(shape) for layer in net for shape in layer.shapes())
 
 
-def counted_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def names(net: list[L.Layer]) -> list[str]:
+    """Each layer's name in a state dict."""
+    offset = 1 if net and isinstance(net[0], L.PeriodicEmbedding) else 0
+    return [
+        EMBEDDING if isinstance(layer, L.PeriodicEmbedding) else str(i - offset)
+        for i, layer in enumerate(net)
+    ]
 
 
 def linear_layer_names(hidden: list[int]) -> list[str]:
@@ -64,10 +70,59 @@ def linear_layer_names(hidden: list[int]) -> list[str]:
     return [f"hidden_{i}" for i in range(len(hidden))] + ["out"]
 
 
-# An embedded net's state dict holds its embedding (embedding.py) under these keys, beside the MLP's.
-EMBEDDING_KEYS = ("embedding.frequencies", "embedding.weight", "embedding.bias")
+def linear_keys(net: list[L.Layer]) -> list[str]:
+    """The state dict keys of the linear layers' weights, output layer last."""
+    return [
+        f"{name}.weight" for name, layer in zip(names(net), net, strict=True) if isinstance(layer, L.Linear)
+    ]
 
 
-def state_dict_keys(hidden: list[int]) -> list[tuple[str, str]]:
-    """(weight key, bias key) of each linear layer in build_mlp's state dict."""
-    return [(f"{2 * i}.weight", f"{2 * i}.bias") for i in range(len(hidden) + 1)]
+def initial(net: list[L.Layer], seed: int) -> list[torch.Tensor]:
+    """The untrained parameters of `seed`, every layer's in order, in the stacked layout (a linear
+    weight (in, out)): nn.Linear's default initialisation under torch.manual_seed(seed)."""
+    import torch
+
+    torch.manual_seed(seed)
+    return [p for layer in net if layer.shapes() for p in layer.initial(seed)]
+
+
+def state_dict(net: list[L.Layer], params: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One model's parameters (the stacked layout, one replica's) as a state dict."""
+    out, i = {}, 0
+    for name, layer in zip(names(net), net, strict=True):
+        n = len(layer.shapes())
+        if not n:
+            continue
+        for key, tensor in zip(layer.names, layer.to_state(params[i : i + n]), strict=True):
+            out[f"{name}.{key}"] = tensor
+        i += n
+    return out
+
+
+def from_state_dict(net: list[L.Layer], sd: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """`state_dict`'s inverse; a key missing or a shape other than the net's is a RuntimeError."""
+    params = []
+    for name, layer in zip(names(net), net, strict=True):
+        if not layer.shapes():
+            continue
+        tensors = [sd.get(f"{name}.{key}") for key in layer.names]
+        if any(t is None for t in tensors):
+            raise RuntimeError(f"the state dict has no {name}.{layer.names[0]}")
+        part = layer.from_state(tensors)
+        shapes = [tuple(t.shape) for t in part]
+        if shapes != layer.shapes():
+            raise RuntimeError(f"layer {name!r} has shapes {shapes}, not {layer.shapes()}")
+        params += part
+    if len(sd) != sum(len(layer.names) for layer in net):
+        raise RuntimeError(f"the state dict has keys the net does not: {sorted(sd)}")
+    return params
+
+
+def forward(net: list[L.Layer], params: list[torch.Tensor], h: torch.Tensor, step: L.Step) -> torch.Tensor:
+    """h (R, rows, inputs) -> predictions (R, rows), every replica's parameters stacked."""
+    i = 0
+    for layer in net:
+        n = len(layer.shapes())
+        h = layer.forward(h, params[i : i + n], step)
+        i += n
+    return h.squeeze(-1)

@@ -11,63 +11,58 @@ import numpy as np
 import pandas as pd
 import torch
 
-from concrete_study import embedding
+from concrete_study import model
+from concrete_study.cpu_pass import CpuNet, native
 from concrete_study.data import Standardiser
 from concrete_study.dataset import Dataset
-from concrete_study.errors import DataError, ModelFileError
+from concrete_study.errors import ConfigError, DataError, ModelFileError
 from concrete_study.evaluation import Blend, Interval, conformal_interval, seed_spread
 from concrete_study.inputs import derive, parse
-from concrete_study.model import EMBEDDING_KEYS, build_mlp
+from concrete_study.layers import EVALUATION
+from concrete_study.runs import Run
 
 MODEL_FORMAT = "concrete-study-model/8"
 
 
 class Ensemble:
-    """The seed models of one configuration, averaged; raw inputs in, the scaler's columns (raw,
-    or derived by `derived`'s expressions: inputs.py) computed from them, and embedded
-    (embedding.py) where the state dicts hold an embedding. Each seed predicts the mean of its
-    members' predictions: the members are its weights after its last epoch and after any
-    snapshot epochs it keeps (Run.members)."""
+    """The seed models of one configuration (`run`'s network, model.network), averaged; raw inputs
+    in, the scaler's columns (raw, or derived by `derived`'s expressions: inputs.py) computed from
+    them. Each seed predicts the mean of its members' predictions: the members are its weights
+    after its last epoch and after any snapshot epochs it keeps (Run.members). Every member runs
+    in one stack, through the exact CPU pass as in training (the same bytes as the engine's
+    validation predictions), or in torch where that pass is not built."""
 
     def __init__(
-        self,
-        hidden: list[int],
-        scaler: Standardiser,
-        state_dicts: dict[str, list[dict]],
-        derived: dict[str, str],
+        self, run: Run, scaler: Standardiser, state_dicts: dict[str, list[dict]], derived: dict[str, str]
     ):
-        self.hidden = list(hidden)
+        self.run = run
+        self.hidden = list(run.hidden)
         self.scaler = scaler
         self.state_dicts = state_dicts
         self.derived = derived
-        self.models = {name: [self._member(name, sd) for sd in sds] for name, sds in state_dicts.items()}
-
-    def _member(self, name: str, sd: dict) -> tuple[torch.nn.Module, list[np.ndarray]]:
-        n_inputs = len(self.scaler.columns)
-        embedded = [sd[k].numpy() for k in EMBEDDING_KEYS if k in sd]
-        if embedded:
-            expected = embedding.shapes(n_inputs)
-            shapes = [a.shape for a in embedded]
-            if shapes != expected:
-                raise RuntimeError(f"{name}'s embedding has shapes {shapes}, not {expected}")
-        model = build_mlp(n_inputs * (embedding.WIDTH if embedded else 1), self.hidden)
-        model.load_state_dict({k: v for k, v in sd.items() if k not in EMBEDDING_KEYS})
-        model.eval()
-        return model, embedded
+        self.net = model.network(run, len(scaler.columns))
+        members = [model.from_state_dict(self.net, sd) for sds in state_dicts.values() for sd in sds]
+        self.members = [len(sds) for sds in state_dicts.values()]
+        self.params = [torch.stack(part).float() for part in zip(*members, strict=True)]
+        self._exact: CpuNet | None = None
+        lib = native()
+        if lib is not None:
+            values = torch.cat([p.reshape(-1) for p in self.params]).numpy()
+            self._exact = CpuNet(lib, values, np.zeros_like(values), self.net, len(members))
 
     def predict_scaled(self, x: np.ndarray) -> np.ndarray:
         """Predictions of every seed, (seeds, rows), from standardised inputs."""
-        x = np.asarray(x, dtype=np.float32)
-        out = []
-        with torch.no_grad():
-            for members in self.models.values():
-                per_member = []
-                for model, embedded in members:
-                    h = x
-                    if embedded:  # numpy's pinned arithmetic, as in training
-                        h = embedding.forward(x[None], *(a[None] for a in embedded))[0][0]
-                    per_member.append(model(torch.as_tensor(h)).squeeze(-1).numpy())
-                out.append(per_member[0] if len(per_member) == 1 else np.mean(per_member, axis=0))
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        stacked = np.broadcast_to(x, (sum(self.members), *x.shape))  # every member reads the rows
+        if self._exact is not None:
+            pred = self._exact.forward(stacked)[0]
+        else:
+            with torch.no_grad():
+                pred = model.forward(self.net, self.params, torch.from_numpy(stacked), EVALUATION).numpy()
+        out, start = [], 0
+        for n in self.members:
+            out.append(pred[start] if n == 1 else np.mean(pred[start : start + n], axis=0))
+            start += n
         return np.stack(out)
 
     def predict(self, frame: pd.DataFrame, source: str = "rows") -> np.ndarray:
@@ -253,11 +248,11 @@ def load_model(path: str | Path) -> Model:
         if not all(isinstance(sds, list) and sds for sds in state_dicts.values()):
             raise TypeError("a seed's weights are not a list of its members")
         scaler = Standardiser.from_dict(data["scaler"])
-        ensemble = Ensemble(data["hidden"], scaler, state_dicts, dataset.derived)
+        ensemble = Ensemble(Run(**data["run"]), scaler, state_dicts, dataset.derived)
         peer = data.get("peer")
         served = Served(ensemble, dataset.features, *(peer["boosters"], peer["params"]) if peer else ())
         if peer and (
-            len(served.boosters) != len(ensemble.models)
+            len(served.boosters) != len(ensemble.members)
             or not all(isinstance(b, str) for b in served.boosters)
         ):
             raise TypeError("the peer's boosters")
@@ -270,7 +265,7 @@ def load_model(path: str | Path) -> Model:
         )
     except DataError as exc:
         raise ModelFileError(f"{path}: refused: {exc}") from None
-    except (KeyError, RuntimeError, TypeError) as exc:
+    except (ConfigError, KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelFileError(f"{path}: damaged model file ({first})") from None
     try:

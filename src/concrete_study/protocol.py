@@ -133,7 +133,7 @@ def retrain(
     names = [seed_key(s) for s in seeds]
     return [
         Ensemble(
-            run.hidden,
+            run,
             scaler,
             dict(zip(names, weights[i * len(seeds) : (i + 1) * len(seeds)], strict=True)),
             dataset.derived,

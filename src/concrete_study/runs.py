@@ -18,7 +18,7 @@ from concrete_study.records import run_history
 if TYPE_CHECKING:  # the Snakefile imports this module: pandas only where a table is read
     import pandas as pd
 
-# A periodic embedding's size (embedding.py), fixed: trainable frequencies per input, and values
+# A periodic embedding's size (layers.PeriodicEmbedding), fixed: trainable frequencies per input, and values
 # per input that the MLP reads. Here, not there, so that a run's scales are checked without
 # making everything that reads runs depend on the embedding's code.
 FREQUENCIES = 8
@@ -34,7 +34,7 @@ USED_ONLY_WITH = {
 }
 # Keys added after the original study: left out of params at their defaults, so that the
 # original's runs keep their ids and params.
-OPTIONAL = ("inputs", "weight_decay", "embedding", "frequency_scales", "snapshots")
+OPTIONAL = ("inputs", "weight_decay", "dropout", "embedding", "frequency_scales", "snapshots")
 
 
 def _num(x: float) -> str:
@@ -67,9 +67,10 @@ class Run:
     standardize_target: bool = False
     inputs: str = "raw"  # the raw inputs, or with the table's derived ones (Dataset.columns)
     weight_decay: float = 0.0  # adam: decoupled (AdamW); sgd: an L2 term in the gradient
-    embedding: str = "none"  # none, or periodic (embedding.py)
+    dropout: float = 0.0  # the rate of a dropout after each hidden ReLU (layers.Dropout)
+    embedding: str = "none"  # none, or periodic (layers.PeriodicEmbedding)
     # The initial frequencies' standard deviations, each input's frequencies split evenly among
-    # them (embedding.initial)
+    # them (layers.PeriodicEmbedding.initial)
     frequency_scales: tuple[float, ...] = (0.1,)
     # Earlier epochs after which each seed also keeps its weights: it predicts the mean of those
     # models' predictions and its last's (a snapshot ensemble)
@@ -143,6 +144,8 @@ class Run:
         parts.append(f"bs{self.batch_size}")
         if self.weight_decay:
             parts.append(f"wd{_num(self.weight_decay)}")
+        if self.dropout:
+            parts.append(f"drop{_num(self.dropout)}")
         if self.standardize_target:
             parts.append("ystd")
         if self.inputs != "raw":

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from concrete_study import model
 from concrete_study.dataset import Dataset
 from concrete_study.markdown import markdown_table
-from concrete_study.model import analytic_parameter_count, build_mlp, counted_parameters, run_parameter_count
+from concrete_study.model import analytic_parameter_count
 from concrete_study.records import run_rows
 from concrete_study.runs import Run, hidden_slug
 
@@ -34,7 +35,7 @@ def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]], dataset: Dataset
         for m in METRICS:
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
             row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
-        row["parameters"] = run_parameter_count(run, len(dataset.columns(run.inputs)))
+        row["parameters"] = model.parameter_count(model.network(run, len(dataset.columns(run.inputs))))
         row["seeds"] = len(per_seed)
         row["diverged"] = int(per_seed["diverged"].sum())
         rows.append(row)
@@ -90,11 +91,13 @@ def time_table(table: pd.DataFrame, times: dict[str, pd.DataFrame | None]) -> pd
 
 
 def parameter_table(hidden_list: list[list[int]], n_inputs: int) -> pd.DataFrame:
-    """Analytic sum((in+1)*out) against the parameters of the built model, per architecture."""
+    """Analytic sum((in+1)*out) against the parameters of the built, initialised network, per
+    architecture."""
     rows = []
     for hidden in hidden_list:
         analytic = analytic_parameter_count(n_inputs, hidden)
-        counted = counted_parameters(build_mlp(n_inputs, hidden))
+        net = model.network(Run(hidden=hidden), n_inputs)
+        counted = sum(p.numel() for p in model.initial(net, seed=0))
         rows.append(
             {
                 "hidden": hidden_slug(hidden),
