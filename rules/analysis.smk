@@ -25,6 +25,7 @@ rule experiment_table:
         runs=runs_of("table/{experiment}"),
         times=time_logs("table/{experiment}"),
         title=experiment_title,
+        columns=experiment_columns,
         dataset=TABLE,
     script:
         script_path("experiment_table")

@@ -234,6 +234,10 @@ def experiment_title(wildcards):
     return config["experiments"][wildcards.experiment].get("title", wildcards.experiment)
 
 
+def experiment_columns(wildcards):
+    return config["experiments"][wildcards.experiment]["columns"]
+
+
 def peer_files(output):
     """One output of the peer's job, a file per split; none where the config has no peer."""
     return getattr(rules.benchmark_peer.output, output) if BENCHMARK["peer"] else []
@@ -306,6 +310,7 @@ def study_outputs():
         *rules.learning_curves.output,
         *rules.optimizer_curves.output,
         *(rules.schedule_figure.output if "schedules" in STUDY.reads else []),
+        *(rules.regularization_figure.output if "regularization" in STUDY.reads else []),
         *rules.weight_figures.output,
         *rules.gradient_figure.output,
         *expand(rules.depth_gradient_figure.output, depth=depth["gradients"]),

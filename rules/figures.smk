@@ -1,4 +1,5 @@
-# Figures 1-19 of the study, drawn from recorded results (Figure 20 is in final.smk).
+# Figures 1-19 of the study and the regularization figure, drawn from recorded results (Figure 20
+# is in final.smk).
 
 
 localrules:
@@ -6,6 +7,7 @@ localrules:
     learning_curves,
     optimizer_curves,
     schedule_figure,
+    regularization_figure,
     weight_figures,
     gradient_figure,
     depth_gradient_figure,
@@ -86,6 +88,23 @@ rule schedule_figure:
         runs=runs_of("schedules"),
     script:
         script_path("schedule_figure")
+
+
+rule regularization_figure:
+    input:
+        histories=files_of_runs("history", "regularization"),
+        baselines=rules.baselines.output.json,
+        code=code("regularization_figure"),
+    output:
+        png=captioned(figure("regularization_curves"), "regularization", SWEEPS),
+        verdict=out("figures/regularization_curves.txt"),  # the caption includes it
+    log:
+        out("logs/figures/regularization_figure.log"),
+    params:
+        runs=runs_of("regularization"),
+        dataset=TABLE,
+    script:
+        script_path("regularization_figure")
 
 
 rule weight_figures:

@@ -16,8 +16,8 @@ from concrete_study.runs import read_runs
 from concrete_study.tables import experiment_table, table_markdown, time_table
 
 
-def main(runs, times, title, dataset, csv_out, md_out, time_out) -> None:
-    table = experiment_table(read_runs(runs), dataset)
+def main(runs, times, title, columns, dataset, csv_out, md_out, time_out) -> None:
+    table = experiment_table(read_runs(runs), dataset, tuple(columns))
     write_csv(csv_out, table)
     write_text(md_out, table_markdown(table, title, dataset))
     # The runs of an epoch sweep share their job's log: each file is read once.
@@ -31,6 +31,7 @@ with log_to(snakemake.log.messages):
         snakemake.params.runs,
         snakemake.params.times,
         snakemake.params.title,
+        snakemake.params.columns,
         Dataset.from_params(snakemake.params.dataset),
         snakemake.output.csv,
         snakemake.output.md,

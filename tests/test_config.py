@@ -51,7 +51,21 @@ BAD = [
         "'base.scheduler': value 'plateau' is not one of",
     ),
     ("seeds", 0, "'seeds': value 0 must be >= 1"),
-    ("experiments.depth.base", "deep", "'experiments.depth.base': unknown key; allowed keys: grids, title"),
+    (
+        "experiments.depth.base",
+        "deep",
+        "'experiments.depth.base': unknown key; allowed keys: columns, grids, title",
+    ),
+    (
+        "experiments.depth.columns",
+        ["momentum"],
+        "'experiments.depth.columns[0]': value 'momentum' is not one of",
+    ),
+    (
+        "experiments.depth.columns",
+        ["gap", "gap"],
+        "'experiments.depth.columns': value ['gap', 'gap'] names an item twice",
+    ),
     ("device", "tpu", "'device': value 'tpu' is not one of"),
     ("experiments.depth.grids.0.width", DELETE, "width and depth go together"),
     ("figures.learning_curves.0.hidden", [999], "is in no experiment"),
@@ -77,6 +91,12 @@ BAD = [
         "'figures.depth.gradients[1]': experiment 'depth' has no run of 4 hidden",
     ),
     ("figures.depth.experiment", "architectures", "experiment 'architectures' must have one run per depth"),
+    ("figures.regularization", "depth", "experiment 'depth' has no run with dropout or weight_decay"),
+    (
+        "experiments.regularization.grids.0.dropout",
+        [0.2],
+        "'figures.regularization': experiment 'regularization' has no unregularized run 'h16-8_adam_lr0.01",
+    ),
 ]
 
 

@@ -90,8 +90,14 @@ def test_full_study_shares_runs_and_merges_epoch_variants():
     assert len(study.experiments["optimizers"]) == 36
     default = "h128-64_adam_lr0.01_bs64_e300"
     # The default run belongs to several experiments and trains once.
-    for name in ("architectures", "optimizers", "batch_size", "schedulers"):
+    for name in ("architectures", "optimizers", "batch_size", "schedulers", "regularization"):
         assert default in study.experiments[name]
+    # Task 7: 2 architectures x 4 dropouts x 3 weight decays; the unregularized ones are the
+    # architecture sweep's, and the figure reads every run.
+    regularized = study.experiments["regularization"]
+    assert len(regularized) == 24 and "h128-128-128-128_adam_lr0.01_bs64_e300" in regularized
+    assert "h128-128-128-128_adam_lr0.01_bs64_wd0.001_drop0.3_e300" in regularized
+    assert study.reads["regularization"] == regularized
     assert study.job_of["h128-64_adam_lr0.01_bs64_e100"] == default
     assert study.job_of["h128-64_sgd_lr0.0001_bs64_e250"] == "h128-64_sgd_lr0.0001_bs64_e300"
     # Cosine depends on the total number of epochs: never merged.

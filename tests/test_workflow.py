@@ -79,13 +79,14 @@ def test_every_figure_is_a_real_picture(smoke_study):
         "depth_predictions_2_layers.png",
         "fig20_final_predicted_vs_true.png",
         "feature_importance.png",
+        "regularization_curves.png",
     ):
         assert expected in names
     figs = smoke_config()["figures"]
-    # Figures 1-3, 5, 7, 8, 9, 11-14, 20, importance and the benchmark's; one per depth shown;
-    # first-layer gradients.
+    # Figures 1-3, 5, 7, 8, 9, 11-14, 20, importance, the benchmark's and regularization's; one
+    # per depth shown; first-layer gradients.
     depth = figs["depth"]
-    assert len(figures) == 14 + len(depth["gradients"]) + len(depth["predictions"]) + 1
+    assert len(figures) == 15 + len(depth["gradients"]) + len(depth["predictions"]) + 1
     for f in figures:
         img = np.asarray(Image.open(f).convert("L"), dtype=float)
         assert img.shape[0] >= 300 and img.shape[1] >= 500, f.name
@@ -102,6 +103,33 @@ def test_schedule_figure_data_follow_the_config(smoke_study):
     assert (none == 0.01).all()
 
 
+def test_the_regularization_table_and_figure_answer_task_7(smoke_study):
+    """The smoke study's regularization experiment: its table has the keys and the gap, and the
+    figure's answer, which the caption includes, names the runs the table ranks."""
+    results = smoke_study / "results" / "smoke"
+    table = pd.read_csv(results / "tables" / "regularization.csv").set_index("run")
+    assert len(table) == 5 and {"dropout", "weight_decay", "gap_mean", "gap_std"} <= set(table.columns)
+    h = pd.read_csv(results / "runs" / "h16-8_adam_lr0.01_bs64_drop0.2_e12" / "history.csv")
+    last = h[h["epoch"] == 12]
+    gap = table.loc["h16-8_adam_lr0.01_bs64_drop0.2_e12", "gap_mean"]
+    assert gap == pytest.approx((last["val_mse"] - last["train_mse"]).mean())
+    # Dropout trains another network: its history is not the plain run's.
+    plain = pd.read_csv(results / "runs" / "h16-8_adam_lr0.01_bs64_e12" / "history.csv")
+    assert not np.allclose(plain["train_mse"], h["train_mse"])
+    text = (results / "figures" / "regularization_curves.txt").read_text()
+    assert text.startswith("Best validation MSE, mean ± std over seeds. The largest architecture, [16-8]")
+    assert "largest architecture win" in text
+    best = (
+        table[table["hidden"] == "16-8"]
+        .drop(index="h16-8_adam_lr0.01_bs64_e12")["best_val_loss_mean"]
+        .idxmin()
+    )
+    row = table.loc[best]
+    assert (
+        f"({row['best_val_loss_mean']:.2f} ± " in text and f"dropout {row['dropout']:g}, weight decay" in text
+    )
+
+
 def test_report_gathers_every_figure_and_table(smoke_study):
     snakemake(smoke_study, *SMOKE, "--report", "report.html")
     html = (smoke_study / "report.html").read_text(errors="replace")
@@ -113,6 +141,7 @@ def test_report_gathers_every_figure_and_table(smoke_study):
     assert len(shown) > 20 and not missing, missing
     # Captions speak the table's language, from the config's dataset section (Jinja).
     assert "histogram of cement against strength" in html and "published 90/10" in html
+    assert "let the largest architecture win" in html and "The largest architecture, [16-8]" in html
     # Beside each sweep table, its seconds per model, read from the time logs (no pinned file).
     tables = sorted((smoke_study / "results" / "smoke" / "logs" / "tables").glob("*.time.csv"))
     assert len(tables) > 3 and html.count("Seconds per model on the machine that trained it") == len(tables)
@@ -180,6 +209,7 @@ FIGURE_RULES = {
     "learning_curves",
     "optimizer_curves",
     "schedule_figure",
+    "regularization_figure",
     "weight_figures",
     "gradient_figure",
     "depth_gradient_figure",

@@ -101,6 +101,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"config key {key!r}: value {value!r} must not be empty"
     if v == "required":
         return f"config key {key!r}: {error.message}"
+    if v == "uniqueItems":
+        return f"config key {key!r}: value {value!r} names an item twice"
     return f"config key {key!r}: value {value!r}: {error.message}"
 
 

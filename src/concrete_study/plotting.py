@@ -99,6 +99,13 @@ def learning_curves(
     drawn as a horizontal line. Log scale: losses span decades.
     """
     fig, ax = _figure(figsize=(8, 5))
+    _curves(ax, curves, baseline, dataset, title)
+    ax.legend(ncol=2)
+    _save(fig, path)
+
+
+def _curves(ax, curves, baseline: float, dataset: Dataset, title: str) -> None:
+    """Train (dashed) and val (solid) MSE of each (label, history), and the baseline, on `ax`."""
     for i, (label, history) in enumerate(curves):
         colour = COLOURS[i % len(COLOURS)]
         x, train = _per_seed(history, "train_mse")
@@ -108,7 +115,17 @@ def learning_curves(
     ax.axhline(baseline, color="black", lw=1, ls=":", label=f"mean predictor (val) {baseline:.1f}")
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel=dataset.mse_label(), title=title)
-    ax.legend(ncol=2)
+
+
+def regularization_curves(
+    panels: list[tuple[str, list[tuple[str, pd.DataFrame]]]], baseline: float, path, dataset: Dataset
+) -> None:
+    """Learning curves with and without regularization: a panel (title, curves) per architecture,
+    on one y axis."""
+    fig, axes = _figure(1, len(panels), figsize=(6 * len(panels), 4.5), sharey=True, squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels, strict=True):
+        _curves(ax, curves, baseline, dataset, title)
+        ax.legend()
     _save(fig, path)
 
 

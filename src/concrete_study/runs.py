@@ -162,6 +162,10 @@ class Run:
     def with_epochs(self, epochs: int) -> Run:
         return dataclasses.replace(self, epochs=epochs)
 
+    def unregularized(self) -> Run:
+        """This run without dropout and weight decay."""
+        return dataclasses.replace(self, dropout=0.0, weight_decay=0.0)
+
     def job_key(self) -> Run:
         """Runs with equal keys are trained by one job: the epochs drop out (all set to 1) where
         the schedule does not depend on them."""
@@ -186,8 +190,9 @@ class Study:
     """The runs of every experiment, the jobs that train them, and the runs each output reads.
 
     Outputs that read training runs are named 'table/<experiment>', 'learning_curves',
-    'optimizer_curves', 'schedules', 'inspected', 'depth_first_layer', 'depth_gradients/<d>' and
-    'depth_predictions/<d>'; an output the config does not ask for is absent.
+    'optimizer_curves', 'schedules', 'regularization', 'inspected', 'depth_first_layer',
+    'depth_gradients/<d>' and 'depth_predictions/<d>'; an output the config does not ask for is
+    absent.
     """
 
     runs: dict[str, Run] = field(default_factory=dict)  # run id -> run
@@ -245,6 +250,22 @@ def _depth_reads(study: Study, figure: dict) -> dict[str, list[str]]:
     return reads
 
 
+def _regularization_reads(study: Study, name) -> list[str]:
+    """The regularization figure's runs: an experiment where each architecture (a run less its
+    dropout and weight decay) has its unregularized run and at least one regularized."""
+    key = "figures.regularization"
+    ids = _experiment(study, name, key)
+    plain = {study.runs[rid].unregularized().id for rid in ids}
+    if missing := sorted(plain - set(ids)):
+        raise ConfigError(
+            f"config key {key!r}: experiment {name!r} has no unregularized run {missing[0]!r} "
+            "(dropout and weight_decay 0) to compare its regularized runs with"
+        )
+    if plain == set(ids):
+        raise ConfigError(f"config key {key!r}: experiment {name!r} has no run with dropout or weight_decay")
+    return ids
+
+
 def _single_weights(run: Run, key: str) -> None:
     """The study's tables and figures read one set of weights per seed: no snapshots."""
     if run.snapshots:
@@ -285,6 +306,8 @@ def expand_study(config: dict) -> Study:
         study.reads[fig] = [r.id for r in picked]
     if figures.get("schedules") is not None:
         study.reads["schedules"] = _experiment(study, figures["schedules"], "figures.schedules")
+    if figures.get("regularization") is not None:
+        study.reads["regularization"] = _regularization_reads(study, figures["regularization"])
     if figures.get("depth") is not None:
         study.reads |= _depth_reads(study, figures["depth"])
     if "inspected" in figures:

@@ -13,14 +13,21 @@ from concrete_study.records import run_rows
 from concrete_study.runs import Run, hidden_slug
 
 METRICS = ["final_train_loss", "final_val_loss", "best_val_loss"]
+# The columns an experiment's `columns` may add to its table: run keys, and the gap.
+EXTRA_KEYS = ("weight_decay", "dropout")
+GAP = "gap"
 
 
-def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]], dataset: Dataset) -> pd.DataFrame:
+def experiment_table(
+    runs: list[tuple[str, Run, pd.DataFrame]], dataset: Dataset, columns: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """One row per run (id, Run, its history: records.read_runs); losses are mean and std over
-    the seeds that did not diverge."""
+    the seeds that did not diverge. `columns` adds run keys (EXTRA_KEYS) after the study's, and
+    'gap': the final validation MSE less the final training MSE, per seed."""
     rows = []
     for rid, run, history in runs:
         per_seed = pd.DataFrame(run_rows(history, run.epochs))
+        per_seed[GAP] = per_seed["final_val_loss"] - per_seed["final_train_loss"]
         ok = per_seed[~per_seed["diverged"]]
         row = {
             "run": rid,
@@ -31,8 +38,9 @@ def experiment_table(runs: list[tuple[str, Run, pd.DataFrame]], dataset: Dataset
             "lr": run.lr,
             "batch_size": run.batch_size,
             "epochs": run.epochs,
+            **{key: getattr(run, key) for key in EXTRA_KEYS if key in columns},
         }
-        for m in METRICS:
+        for m in [*METRICS, *([GAP] if GAP in columns else [])]:
             row[f"{m}_mean"] = float(ok[m].mean()) if len(ok) else np.nan
             row[f"{m}_std"] = float(ok[m].std(ddof=1)) if len(ok) > 1 else np.nan
         row["parameters"] = model.parameter_count(model.network(run, len(dataset.columns(run.inputs))))
@@ -50,27 +58,31 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def table_markdown(table: pd.DataFrame, title: str, dataset: Dataset) -> str:
-    """The table as Markdown: losses as mean ± std (MSE in the target's squared unit)."""
+    """The table as Markdown: losses as mean ± std (MSE in the target's squared unit), with the
+    extra columns the table has (experiment_table's `columns`)."""
+    keys = [key for key in EXTRA_KEYS if key in table]
+    metrics = [*METRICS, *([GAP] if f"{GAP}_mean" in table else [])]
     head = [
-        "optimizer", "scheduler", "momentum", "hidden", "lr", "batch", "epochs",
-        "final_train_loss", "final_val_loss", "best_val_loss", "parameters", "diverged",
+        "optimizer", "scheduler", "momentum", "hidden", "lr", "batch", "epochs", *keys,
+        *metrics, "parameters", "diverged",
     ]  # fmt: skip
     rows = [
         [
             r["optimizer"], r["scheduler"], f"{r['momentum']:.2f}", r["hidden"], f"{r['lr']:.1e}",
-            str(r["batch_size"]), str(r["epochs"]),
-            *[f"{_fmt(r[m + '_mean'])} ± {_fmt(r[m + '_std'])}" for m in METRICS],
+            str(r["batch_size"]), str(r["epochs"]), *[f"{r[key]:g}" for key in keys],
+            *[f"{_fmt(r[m + '_mean'])} ± {_fmt(r[m + '_std'])}" for m in metrics],
             f"{r['parameters']:,}", f"{r['diverged']}/{r['seeds']}",
         ]
         for _, r in table.iterrows()
     ]  # fmt: skip
+    gap = " The gap is the final validation loss less the final training loss." if GAP in metrics else ""
     lines = [
         f"# {title}",
         "",
         *markdown_table(head, rows),
         "",
         f"Losses are MSE{' in ' + dataset.mse_unit() if dataset.mse_unit() else ''}, mean ± std over "
-        "the seeds that did not diverge.",
+        f"the seeds that did not diverge.{gap}",
         "",
     ]
     return "\n".join(lines)
