@@ -117,16 +117,13 @@ def test_the_regularization_table_and_figure_answer_task_7(smoke_study):
     plain = pd.read_csv(results / "runs" / "h16-8_adam_lr0.01_bs64_e12" / "history.csv")
     assert not np.allclose(plain["train_mse"], h["train_mse"])
     text = (results / "figures" / "regularization_curves.txt").read_text()
-    assert text.startswith("Best validation MSE, mean ± std over seeds. The largest architecture, [16-8]")
-    assert "largest architecture win" in text
-    best = (
-        table[table["hidden"] == "16-8"]
-        .drop(index="h16-8_adam_lr0.01_bs64_e12")["best_val_loss_mean"]
-        .idxmin()
-    )
-    row = table.loc[best]
+    assert "The largest architecture, [16-8] (289 parameters)" in text and "largest architecture win" in text
+    regularized = table[table["hidden"] == "16-8"].drop(index="h16-8_adam_lr0.01_bs64_e12")
+    row = regularized.loc[regularized["best_val_loss_mean"].idxmin()]
+    mse = f"{row['best_val_loss_mean']:.2f} ± {row['best_val_loss_std']:.2f} MPa²"
     assert (
-        f"({row['best_val_loss_mean']:.2f} ± " in text and f"dropout {row['dropout']:g}, weight decay" in text
+        f"{mse} at its best regularization (dropout {row['dropout']:g}, weight decay {row['weight_decay']:g})"
+        in text
     )
 
 
@@ -141,7 +138,8 @@ def test_report_gathers_every_figure_and_table(smoke_study):
     assert len(shown) > 20 and not missing, missing
     # Captions speak the table's language, from the config's dataset section (Jinja).
     assert "histogram of cement against strength" in html and "published 90/10" in html
-    assert "let the largest architecture win" in html and "The largest architecture, [16-8]" in html
+    assert "largest architecture win" in html and "The largest architecture, [16-8]" in html
+    assert html.count("the gap being the final validation") == 1  # the regularization table's caption
     # Beside each sweep table, its seconds per model, read from the time logs (no pinned file).
     tables = sorted((smoke_study / "results" / "smoke" / "logs" / "tables").glob("*.time.csv"))
     assert len(tables) > 3 and html.count("Seconds per model on the machine that trained it") == len(tables)
@@ -233,9 +231,10 @@ def test_plotting_edit_redraws_every_figure_and_trains_nothing(smoke_copy):
 
 
 def test_tables_edit_rebuilds_the_tables_only(smoke_copy):
+    """And the regularization figure, whose answer ranks the runs by the experiment's table."""
     edit(smoke_copy, "tables")
     jobs = planned_jobs(smoke_copy)
-    assert set(jobs) == {"experiment_table", "parameter_table", "all"}
+    assert set(jobs) == {"experiment_table", "parameter_table", "regularization_figure", "all"}
     assert jobs["experiment_table"] == len(smoke_config()["experiments"])
 
 
@@ -308,8 +307,8 @@ def test_a_figures_experiment_renamed_stops_in_one_line_or_keeps_its_figures(tmp
     proc = snakemake(repo, "-n", check=False)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("config error")]
     assert proc.returncode != 0 and errors == [
-        "config error: config key 'figures.depth.experiment': value 'depth' is not an experiment; "
-        "expected one of ['architectures', 'batch_size', 'deep', 'optimizers', 'schedulers']"
+        "config error: config key 'figures.depth.experiment': value 'depth' is not an experiment; expected "
+        "one of ['architectures', 'batch_size', 'deep', 'optimizers', 'regularization', 'schedulers']"
     ]
     path.write_text(
         text.replace(experiment, "  deep:  # Task 5.2").replace("experiment: depth", "experiment: deep")
