@@ -11,6 +11,7 @@ import numpy as np
 from concrete_study.cpu_pass import views
 from concrete_study.layers import COS, EVALUATION, SIN, Dropout, Linear, PeriodicEmbedding, ReLU, Step
 from concrete_study.layers import _mix32 as mix32
+from concrete_study.model import per_layer
 
 
 def zeros(shape) -> np.ndarray:
@@ -80,13 +81,8 @@ class ReferencePass:
     def __init__(self, values: np.ndarray, grads: np.ndarray, net: list, replicas: int) -> None:
         self.net, self.grad_flat = net, grads
         shapes = [(replicas, *shape) for layer in net for shape in layer.shapes()]
-        values, grads = views(values, shapes), views(grads, shapes)
-        self.params, self.grads, i = [], [], 0
-        for layer in net:
-            n = len(layer.shapes())
-            self.params.append(values[i : i + n])
-            self.grads.append(grads[i : i + n])
-            i += n
+        self.params = [part for _, part in per_layer(net, views(values, shapes))]
+        self.grads = [part for _, part in per_layer(net, views(grads, shapes))]
 
     def forward(self, x: np.ndarray, step: Step = EVALUATION):
         h, saved = x, []

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from concrete_study.layers import COS, EVALUATION, SIN, Dropout, Linear, PeriodicEmbedding, ReLU, Step
+from concrete_study.model import per_layer
 from concrete_study.numerics import openblas_library
 
 SOURCE = Path(__file__).with_suffix(".c")
@@ -224,19 +225,16 @@ class _Workspace:
         input_grads = self._input_gradients(net)
         self.layers = (_Layer * len(net))()
         self.dropouts: list[tuple[int, Dropout]] = []
-        i = 0
-        for place, layer in enumerate(net):
-            n = len(layer.shapes())
+        parts = zip(per_layer(net, owner.values), per_layer(net, owner.grads), strict=True)
+        for place, ((layer, values), (_, grads)) in enumerate(parts):
             d = self.layers[place]
             d.kind = KERNELS[layer.kernel]
             d.fan_in = net[place - 1].width if place else shape[2]
             d.fan_out = layer.width
             following = net[place + 1] if place + 1 < len(net) else None
             d.relu = int(isinstance(layer, Linear) and isinstance(following, ReLU))
-            for j in range(n):
-                d.params[j] = _address(owner.values[i + j])
-                d.grads[j] = _address(owner.grads[i + j])
-            i += n
+            d.params[: len(values)] = [_address(v) for v in values]
+            d.grads[: len(grads)] = [_address(g) for g in grads]
             d.output = _address(self.outputs[place])
             d.input_grad = None if input_grads[place] is None else _address(input_grads[place])
             if isinstance(layer, Dropout):

@@ -257,11 +257,7 @@ def _stack(run: Run, seeds: list[int], x_train, y_train, x_val, y_val, dev) -> _
     rows = _rows(run, len(seeds), x_train, y_train, x_val, y_val, dev)
     net = model.network(run, rows.x.shape[-1])
     flat, params = _stacked_parameters(net, seeds, dev)
-    linears, i = [], 0
-    for layer in net:
-        if isinstance(layer, Linear):
-            linears.append((params[i], params[i + 1]))
-        i += len(layer.shapes())
+    linears = [tuple(part) for layer, part in model.per_layer(net, params) if isinstance(layer, Linear)]
     layer_sizes = torch.tensor(
         [w.shape[1] * w.shape[2] + b.shape[2] for w, b in linears], dtype=torch.float32, device=dev
     )

@@ -86,16 +86,23 @@ def initial(net: list[L.Layer], seed: int) -> list[torch.Tensor]:
     return [p for layer in net if layer.shapes() for p in layer.initial(seed)]
 
 
+def per_layer(net: list[L.Layer], params: list) -> list[tuple[L.Layer, list]]:
+    """Each layer with its slice of `params`, a list of every layer's parameters in order (empty
+    for a layer without)."""
+    out, i = [], 0
+    for layer in net:
+        n = len(layer.shapes())
+        out.append((layer, params[i : i + n]))
+        i += n
+    return out
+
+
 def state_dict(net: list[L.Layer], params: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     """One model's parameters (the stacked layout, one replica's) as a state dict."""
-    out, i = {}, 0
-    for name, layer in zip(names(net), net, strict=True):
-        n = len(layer.shapes())
-        if not n:
-            continue
-        for key, tensor in zip(layer.names, layer.to_state(params[i : i + n]), strict=True):
+    out = {}
+    for name, (layer, part) in zip(names(net), per_layer(net, params), strict=True):
+        for key, tensor in zip(layer.names, layer.to_state(part) if part else [], strict=True):
             out[f"{name}.{key}"] = tensor
-        i += n
     return out
 
 
@@ -120,9 +127,6 @@ def from_state_dict(net: list[L.Layer], sd: dict[str, torch.Tensor]) -> list[tor
 
 def forward(net: list[L.Layer], params: list[torch.Tensor], h: torch.Tensor, step: L.Step) -> torch.Tensor:
     """h (R, rows, inputs) -> predictions (R, rows), every replica's parameters stacked."""
-    i = 0
-    for layer in net:
-        n = len(layer.shapes())
-        h = layer.forward(h, params[i : i + n], step)
-        i += n
+    for layer, part in per_layer(net, params):
+        h = layer.forward(h, part, step)
     return h.squeeze(-1)
