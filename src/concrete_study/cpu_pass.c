@@ -30,9 +30,11 @@ typedef struct {
     float *grads[3];  /* the same layout, in the gradient buffer */
     float *output;    /* (R, rows, fan_out); a relu's and a dropout's may be their input's */
     float *input_grad; /* (R, rows, fan_in), the gradient of the input; NULL: not needed */
-    /* dropout: this step's keys, one per replica; the 24-bit threshold below which a unit is
-     * dropped; the kept units' factor; the masks (R, rows, fan_out) the backward pass reads */
+    /* dropout: this step's keys, one per replica; each unit's hashed index (rows, fan_out),
+     * mix32(k), the same every step; the 24-bit threshold below which a unit is dropped; the
+     * kept units' factor; the masks (R, rows, fan_out) the backward pass reads */
     const uint32_t *keys;
+    const uint32_t *unit_hashes;
     int64_t threshold;
     float scale;
     float *mask;
@@ -204,7 +206,7 @@ static void dropout_forward(const Net *net, const Layer *L, Input in, int traini
         const float *h = in.rows + r * per_replica;
         float *m = L->mask + r * per_replica, *out = L->output + r * per_replica;
         for (int64_t k = 0; k < per_replica; k++) {
-            uint32_t u = mix32(key ^ mix32((uint32_t)k)) >> 8;
+            uint32_t u = mix32(key ^ L->unit_hashes[k]) >> 8;
             m[k] = (int64_t)u < L->threshold ? 0.0f : L->scale;
             out[k] = h[k] * m[k];
         }

@@ -28,7 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from concrete_study.layers import COS, EVALUATION, SIN, Dropout, Linear, PeriodicEmbedding, ReLU, Step
+from concrete_study.layers import (
+    COS,
+    EVALUATION,
+    SIN,
+    Dropout,
+    Linear,
+    PeriodicEmbedding,
+    ReLU,
+    Step,
+    dropout_keys,
+    unit_hashes,
+)
 from concrete_study.model import per_layer
 from concrete_study.numerics import openblas_library
 
@@ -50,6 +61,7 @@ class _Layer(ctypes.Structure):
         ("output", ctypes.c_void_p),
         ("input_grad", ctypes.c_void_p),
         ("keys", ctypes.c_void_p),
+        ("unit_hashes", ctypes.c_void_p),
         ("threshold", ctypes.c_int64),
         ("scale", ctypes.c_float),
         ("mask", ctypes.c_void_p),
@@ -240,10 +252,12 @@ class _Workspace:
             if isinstance(layer, Dropout):
                 d.threshold, d.scale = layer.threshold, layer.scale
                 d.mask = _address(self._new(layer.width))
+                self._arrays.append(unit_hashes(self.rows * layer.width))
+                d.unit_hashes = _address(self._arrays[-1])
                 self.dropouts.append((place, layer))
             if isinstance(layer, PeriodicEmbedding):
                 self._describe_embedding(d, layer)
-        self._keys: list[np.ndarray] = []
+        self._keys = np.empty(0, np.uint32)
         self.struct = _Net(
             owner.lib.sgemm,
             owner.lib.sgemv,
@@ -294,6 +308,6 @@ class _Workspace:
         """Each dropout layer's keys for this step (read only when training)."""
         if not step.training:
             return
-        self._keys = [layer.keys(step) for _, layer in self.dropouts]
+        self._keys = dropout_keys(step.seeds, step.number, [layer.index for _, layer in self.dropouts])
         for (place, _), keys in zip(self.dropouts, self._keys, strict=True):
             self.layers[place].keys = _address(keys)

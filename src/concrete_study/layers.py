@@ -12,6 +12,7 @@ A network (model.py) is a sequence of these layers.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -144,11 +145,25 @@ def _mix32(x):
     return x
 
 
-def dropout_keys(seeds, step: int, index: int) -> np.ndarray:
-    """Each replica's key for one step of one dropout layer, (R,) uint32."""
+def dropout_keys(seeds, step: int, index) -> np.ndarray:
+    """Each replica's key for one step of one dropout layer, (R,) uint32; of several layers
+    (`index` a list), (layers, R), one row each."""
     x = (np.asarray(seeds, dtype=np.int64) + DROPOUT_SEED_OFFSET).astype(np.uint32)
     x = _mix32(x) ^ np.uint32(step & 0xFFFFFFFF)
-    return _mix32(_mix32(x) ^ np.uint32(index))
+    index = np.asarray(index, dtype=np.uint32)
+    return _mix32(_mix32(x) ^ (index[:, None] if index.ndim else index))
+
+
+def unit_hashes(count: int) -> np.ndarray:
+    """mix32(k) of units k = 0 .. count - 1, uint32: what every step's masks hash their key with."""
+    return _mix32(np.arange(count, dtype=np.uint32))
+
+
+@functools.lru_cache(maxsize=16)
+def _unit_hashes_on(count: int, device) -> torch.Tensor:
+    import torch
+
+    return torch.as_tensor(unit_hashes(count).astype(np.int64), device=device)
 
 
 def dropout_mask(keys: np.ndarray, rows: int, width: int, threshold: int, scale, device) -> torch.Tensor:
@@ -156,7 +171,7 @@ def dropout_mask(keys: np.ndarray, rows: int, width: int, threshold: int, scale,
     >> 8 below `threshold`, `scale` elsewhere; as cpu_pass.c's dropout computes it."""
     import torch
 
-    k = _mix32(torch.arange(rows * width, dtype=torch.int64, device=device))
+    k = _unit_hashes_on(rows * width, torch.device(device))
     draws = _mix32(torch.as_tensor(keys.astype(np.int64), device=device)[:, None] ^ k) >> 8
     kept = torch.tensor(float(scale), dtype=torch.float32, device=device)
     return torch.where(draws < threshold, torch.zeros((), device=device), kept).reshape(-1, rows, width)
