@@ -120,6 +120,18 @@ def test_the_answer_says_when_the_largest_architecture_stays_behind(dataset):
         in text
     )
     assert text.endswith("with each at its best, by 1.00 MPa² (3.4%), within the seeds' spread.")
+    # One seed: no spread to weigh a difference against.
+    single = experiment(
+        {
+            (DEEP, 0.0, 0.0): [40.0],
+            (DEEP, 0.2, 0.0): [26.0],
+            (SMALL, 0.0, 0.0): [30.0],
+            (SMALL, 0.2, 0.0): [29.0],
+        }
+    )
+    table = experiment_table(single, dataset, ("weight_decay", "dropout", "gap"))
+    text = verdict(architectures(table, {rid: run for rid, run, _ in single}), dataset)
+    assert text.endswith("lets the largest architecture win, by 3.00 MPa² (10.3%).") and "40.00 MPa²" in text
     one = experiment({(DEEP, 0.0, 0.0): [40.0, 44.0], (DEEP, 0.2, 0.0): [26.0, 28.0]})
     table = experiment_table(one, dataset, ("weight_decay", "dropout", "gap"))
     text = verdict(architectures(table, {rid: run for rid, run, _ in one}), dataset)

@@ -70,9 +70,10 @@ def _difference(better: pd.Series, worse: pd.Series, unit: str) -> str:
     percent of `worse`; within the spread where less than the larger of their standard deviations."""
     margin = worse["best_val_loss_mean"] - better["best_val_loss_mean"]
     spread = max(better["best_val_loss_std"], worse["best_val_loss_std"])
-    share = abs(margin) / worse["best_val_loss_mean"] * 100
-    where = "within" if abs(margin) < spread else "beyond"
-    return f"{abs(margin):.2f}{unit} ({share:.1f}%), {where} the seeds' spread"
+    by = f"{abs(margin):.2f}{unit} ({abs(margin) / worse['best_val_loss_mean'] * 100:.1f}%)"
+    if math.isnan(spread):  # one seed: no spread to compare with
+        return by
+    return f"{by}, {'within' if abs(margin) < spread else 'beyond'} the seeds' spread"
 
 
 def verdict(found: list[Architecture], dataset: Dataset) -> str:
@@ -97,13 +98,12 @@ def verdict(found: list[Architecture], dataset: Dataset) -> str:
         f" The best of the others is {plain_rival.name} at {_mse(plain_rival.plain, unit)} without "
         f"regularization, and {rival.name} at {_mse(rival.best, unit)} at its best ({setting(rival.best)})."
     )
-    plain_rival = plain_rival.plain
-    won = _key(largest.plain) < _key(plain_rival)
+    won = _key(largest.plain) < _key(plain_rival.plain)
     if _key(largest.best) < _key(rival.best):
         if won:
             return (
                 f"{text} The largest architecture wins with and without regularization: without, by "
-                f"{_difference(largest.plain, plain_rival, unit)}; with each at its best, by "
+                f"{_difference(largest.plain, plain_rival.plain, unit)}; with each at its best, by "
                 f"{_difference(largest.best, rival.best, unit)}."
             )
         by = _difference(largest.best, rival.best, unit)
