@@ -306,7 +306,7 @@ class _Workspace:
 
     def set_step(self, step: Step) -> None:
         """Each dropout layer's keys for this step (read only when training)."""
-        if not step.training:
+        if not step.training or not self.dropouts:
             return
         self._keys = dropout_keys(step.seeds, step.number, [layer.index for _, layer in self.dropouts])
         for (place, _), keys in zip(self.dropouts, self._keys, strict=True):

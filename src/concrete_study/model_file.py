@@ -36,7 +36,6 @@ class Ensemble:
         self, run: Run, scaler: Standardiser, state_dicts: dict[str, list[dict]], derived: dict[str, str]
     ):
         self.run = run
-        self.hidden = list(run.hidden)
         self.scaler = scaler
         self.state_dicts = state_dicts
         self.derived = derived
@@ -143,7 +142,7 @@ def model_bundle(
         "format": MODEL_FORMAT,
         "description": description(dataset),
         "dataset": dataset.params(),
-        "hidden": ensemble.hidden,
+        "hidden": list(ensemble.run.hidden),
         "run": dict(run),
         "seeds": list(seeds),
         "scaler": ensemble.scaler.to_dict(),

@@ -66,8 +66,8 @@ def _mse(row: pd.Series, unit: str) -> str:
 
 
 def _difference(better: pd.Series, worse: pd.Series, unit: str) -> str:
-    """'1.20 MPa² (4.1%), within the seeds' spread': how far `better` is ahead of `worse`, in
-    percent of `worse`; within the spread where less than the larger of their standard deviations."""
+    """How far `better` is ahead of `worse`, with the unit and in percent of `worse`: '1.20 <unit>
+    (4.1%), within the seeds' spread', within where less than the larger standard deviation."""
     margin = worse["best_val_loss_mean"] - better["best_val_loss_mean"]
     spread = max(better["best_val_loss_std"], worse["best_val_loss_std"])
     by = f"{abs(margin):.2f}{unit} ({abs(margin) / worse['best_val_loss_mean'] * 100:.1f}%)"
